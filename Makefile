@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# kafkatap: the libbpf-bootstrap pipeline (clang -> bpftool gen object ->
+# bpftool gen skeleton -> userspace), quiet unless V=1.
+
+OUTPUT ?= .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+SPECS ?= ../shared/kafka-protocol/message
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/;s/ppc64le/powerpc/;s/mips.*/mips/;s/riscv64/riscv/;s/loongarch64/loongarch/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Iinclude -I/usr/include/$(MULTIARCH)
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror \
+	-std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) \
+	-DKAFKATAP_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
+LDLIBS := -lbpf -lelf -lz -lpcap -lmicrohttpd -lncursesw -lm -lpthread
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS := bpf/kafkatap.bpf.c
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+SKEL := $(OUTPUT)/kafkatap.skel.h
+TESTS := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(wildcard tests/*.c))
+TOOLS := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(wildcard tools/*.c))
+DEPS := $(USER_OBJS:.o=.d) $(OUTPUT)/kafkatap.bpf.d \
+	$(patsubst %,%.d,$(TESTS)) $(patsubst %,%.d,$(TOOLS))
+
+.DELETE_ON_ERROR:
+.PHONY: all clean test demo deps gen check-gen bench
+
+all: kafkatap $(TOOLS)
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/kafkatap.tmp.bpf.o: bpf/kafkatap.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(OUTPUT)/kafkatap.bpf.d -MT $@ -c $< -o $@
+
+$(OUTPUT)/kafkatap.bpf.o: $(OUTPUT)/kafkatap.tmp.bpf.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(SKEL): $(OUTPUT)/kafkatap.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name kafkatap_bpf > $@
+
+$(OUTPUT)/user/%.o: user/%.c $(SKEL) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+kafkatap: $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/%.c $(LIB_OBJS) $(SKEL) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP -MF $@.d $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+$(OUTPUT)/tools/%: tools/%.c | $(OUTPUT)/tools
+	$(call msg,TOOL,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d $< $(LDLIBS) -lrdkafka -o $@
+
+tests-build: kafkatap $(TESTS) $(TOOLS)
+
+# The two commands of the README. Both install what is missing first.
+test: deps
+	$(Q)$(MAKE) --no-print-directory tests-build
+	$(Q)tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo.sh
+
+deps:
+	$(Q)tools/install-deps.sh
+
+bench: all
+	$(Q)bench/run.sh
+
+# Regenerate the code derived from Kafka's specs (committed; see README).
+gen:
+	$(PYTHON) tools/gen_apis.py $(SPECS) user/kafka_apis_gen.c
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) kafkatap
+
+-include $(DEPS)

@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * kafkatap's TC program: finds every Kafka frame start in the TCP streams to
+ * and from broker ports and reports each frame's header to userspace through
+ * a ring buffer, with as many of the frame's bytes as the capture policy of
+ * its API allows. The packet always passes unchanged (TC_ACT_UNSPEC: the
+ * next program or the default action decides, as if we were not there).
+ *
+ * Frame tracking, not reassembly: per direction the stream state holds the
+ * TCP sequence number where the next frame starts; only a frame head split
+ * across segments is carried (at most KT_HEAD_MAX bytes).
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include "kafkatap.h"
+#include "maps.bpf.h"
+#include "head.bpf.h"
+#include "packet.bpf.h"
+
+#ifndef KT_MAX_STEPS
+#define KT_MAX_STEPS (1 << 17)	/* frames+chunks per skb; 512 KiB of tiny frames */
+#endif
+
+/* Loader knobs. */
+const volatile __u8 broker_filter = 0;	/* only addresses in `brokers` */
+const volatile __u8 any_l3_iface = 0;	/* some interface lacks Ethernet */
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct walk {
+	struct __sk_buff *skb;
+	struct kt_stream *st;
+	struct scratch *sc;
+	struct stream_key *key;
+	struct kt_ev_hdr *eh;		/* template for records */
+	__u32	seg_seq;		/* seq of the segment's first payload byte */
+	__u32	seg_end;
+	__u32	p;			/* current position (seq) */
+	__u32	payload_off;		/* skb offset of seg_seq */
+	__u8	resyncing;		/* the next head decides a resync */
+	__u8	resynced;		/* a resync succeeded in this segment */
+};
+
+static __always_inline __s32 seq_diff(__u32 a, __u32 b)
+{
+	return (__s32)(a - b);
+}
+
+static __always_inline __u32 seq_min(__u32 a, __u32 b)
+{
+	return seq_diff(a, b) < 0 ? a : b;
+}
+
+static __always_inline bool is_broker_port(__u16 port)
+{
+	__u32 zero = 0;
+	struct port_bitmap *pb = bpf_map_lookup_elem(&ports, &zero);
+
+	if (!pb)
+		return false;
+	return pb->bits[(port >> 6) & (KT_PORT_WORDS - 1)] & (1ULL << (port & 63));
+}
+
+static __always_inline void emit_stream_ev(struct kt_ev_hdr *eh, __u8 type,
+					   __u32 seq, __u16 flags)
+{
+	struct kt_ev_stream *ev;
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		cnt_inc(KT_C_RB_FAIL);
+		return;
+	}
+	ev->h = *eh;
+	ev->h.type = type;
+	ev->seq = seq;
+	ev->flags = flags;
+	ev->_pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
+ * Sends sc->data with `len` bytes of payload. The caller filled data[] (from
+ * the skb or from the assembled head).
+ */
+static __always_inline void emit_data(struct walk *w, __u32 offset, __u32 len,
+				      __u16 flags)
+{
+	struct kt_ev_data *d = &w->sc->data;
+
+	d->h = *w->eh;
+	d->h.type = KT_EV_DATA;
+	d->frame_seq = w->st->frame_seq;
+	d->offset = offset;
+	d->len = len;
+	d->flags = flags;
+	d->_pad = 0;
+	barrier_var(len);
+	len &= KT_CHUNK_MAX * 2 - 1;
+	if (len > KT_CHUNK_MAX)
+		return;
+	if (bpf_ringbuf_output(&events, d, offsetof(struct kt_ev_data, data) + len, 0))
+		cnt_inc(KT_C_RB_FAIL);
+	else
+		cnt_inc(KT_C_DATA_RECORDS);
+}
+
+/* Bytes of the current frame's capture to send, from policy and size. */
+static __always_inline __u32 capture_len(__s16 api_key, __u8 dir, __u32 frame_len)
+{
+	__u32 k = api_key, mode, limit;
+	struct kt_policy *pol;
+
+	if (api_key < 0 || api_key == KT_API_SASL_AUTHENTICATE)
+		return 0;	/* credentials never leave the kernel */
+	pol = bpf_map_lookup_elem(&policy, &k);
+	if (!pol)
+		return 0;
+	mode = dir == KT_DIR_REQ ? pol->req_mode : pol->resp_mode;
+	limit = dir == KT_DIR_REQ ? pol->req_limit : pol->resp_limit;
+	if (mode == KT_CAP_HEADER)
+		return 0;
+	return limit < frame_len ? limit : frame_len;
+}
+
+static __always_inline void emit_frame(struct walk *w, struct head *hd,
+				       __u32 frame_seq, __u32 cap)
+{
+	struct kt_ev_frame *ev;
+	int i;
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		cnt_inc(KT_C_RB_FAIL);
+		return;
+	}
+	ev->h = *w->eh;
+	ev->h.type = w->st->dir == KT_DIR_REQ ? KT_EV_REQUEST : KT_EV_RESPONSE;
+	ev->frame_seq = frame_seq;
+	ev->size = hd->size;
+	ev->api_key = hd->api_key;
+	ev->api_version = hd->api_version;
+	ev->correlation_id = hd->correlation_id;
+	ev->client_id_len = hd->client_id_len;
+	ev->acks = hd->acks;
+	ev->flags = hd->flags | (cap ? KT_FF_CAPTURE : 0);
+	ev->_pad = 0;
+	ev->capture_len = cap;
+	ev->_pad2 = 0;
+#pragma unroll
+	for (i = 0; i < KT_CLIENT_ID_MAX; i++)
+		ev->client_id[i] = i < hd->client_id_len ? w->sc->head[(14 + i) & HEAD_MASK] : 0;
+	bpf_ringbuf_submit(ev, 0);
+	cnt_inc(w->st->dir == KT_DIR_REQ ? KT_C_REQUESTS : KT_C_RESPONSES);
+}
+
+/*
+ * At a frame start (w->p >= st->frame_end): assemble the head, parse it,
+ * report the frame. Returns 1 to stop walking this segment.
+ */
+static __always_inline int head_step(struct walk *w)
+{
+	struct kt_stream *st = w->st;
+	struct scratch *sc = w->sc;
+	__u32 carried = w->p - st->frame_end;
+	__u32 avail = w->seg_end - w->p;
+	__u32 room, n_load, n, cap, frame_len;
+	struct inflight_key ik;
+	struct inflight_val *iv;
+	struct head hd = {};
+	struct carry *cr;
+	int r;
+
+	if (carried >= KT_HEAD_MAX)
+		goto lost;
+	if (carried) {
+		cr = bpf_map_lookup_elem(&carry, w->key);
+		if (!cr)
+			goto lost;	/* evicted: the head is gone */
+		__builtin_memcpy(sc->head, cr->head, KT_HEAD_MAX);
+	}
+	room = KT_HEAD_MAX - carried;
+	n_load = avail < room ? avail : room;
+	barrier_var(n_load);
+	n_load &= 2 * KT_HEAD_MAX - 1;
+	if (n_load == 0 || n_load > KT_HEAD_MAX)
+		goto lost;
+	/* barrier_var: clang must not drop the masks the verifier needs. */
+	barrier_var(carried);
+	if (bpf_skb_load_bytes(w->skb, w->payload_off + (w->p - w->seg_seq),
+			       &sc->head[carried & (KT_HEAD_MAX - 1)], n_load))
+		goto lost;
+	n = carried + n_load;
+
+	if (st->dir == KT_DIR_REQ)
+		r = parse_req_head(sc->head, n, &hd, w->resyncing);
+	else
+		r = parse_resp_head(sc->head, n, &hd, w->resyncing);
+
+	if (r == HEAD_NEED_MORE) {
+		if (w->resyncing)
+			return 1;	/* a resync wants the head in one segment */
+		if (bpf_map_update_elem(&carry, w->key, sc->head, BPF_ANY))
+			goto lost;
+		cnt_inc(KT_C_CARRIES);
+		w->p = w->seg_end;
+		return 1;
+	}
+	if (r == HEAD_BAD) {
+		if (!w->resyncing)
+			cnt_inc(hd.bad_counter);
+		goto lost;
+	}
+
+	__builtin_memset(&ik, 0, sizeof(ik));
+	ik.conn = w->eh->conn;
+	ik.correlation_id = hd.correlation_id;
+	if (st->dir == KT_DIR_RESP) {
+		iv = bpf_map_lookup_elem(&inflight, &ik);
+		if (iv) {
+			hd.api_key = iv->api_key;
+			hd.api_version = iv->api_version;
+			hd.flags |= KT_FF_API_KNOWN;
+			bpf_map_delete_elem(&inflight, &ik);
+		} else if (w->resyncing) {
+			return 1;	/* responses resync on a request in flight only */
+		} else {
+			cnt_inc(KT_C_RESP_UNMATCHED);
+		}
+	}
+	if (w->resyncing) {
+		hd.flags |= KT_FF_RESYNC;
+		w->resyncing = 0;
+		w->resynced = 1;
+	}
+
+	frame_len = hd.size + 4;
+	st->frame_seq = st->frame_end;
+	st->frame_end = st->frame_seq + frame_len;
+	cap = capture_len(hd.api_key, st->dir, frame_len);
+	st->cap_end = st->frame_seq + cap;
+	if (hd.api_key == KT_API_SASL_AUTHENTICATE) {
+		hd.flags |= KT_FF_SASL_REDACTED;
+		cnt_inc(KT_C_SASL_REDACTED);
+	}
+	emit_frame(w, &hd, st->frame_seq, cap);
+	if (hd.api_key == KT_API_SASL_AUTHENTICATE)
+		__builtin_memset(sc->head, 0, sizeof(sc->head));
+	if (st->dir == KT_DIR_REQ) {
+		struct inflight_val v = {
+			.api_key = hd.api_key,
+			.api_version = hd.api_version,
+		};
+
+		bpf_map_update_elem(&inflight, &ik, &v, BPF_ANY);
+	}
+	if (carried) {
+		/* The carried bytes are the frame's first: capture them from the head. */
+		if (cap) {
+			__u32 len = carried < cap ? carried : cap;
+
+			__builtin_memcpy(w->sc->data.data, sc->head, KT_HEAD_MAX);
+			emit_data(w, 0, len, len == cap ? KT_DF_LAST |
+				  (cap < frame_len ? KT_DF_TRUNCATED : 0) : 0);
+		}
+		bpf_map_delete_elem(&carry, w->key);
+	}
+	return 0;
+
+lost:
+	st->state = KT_ST_UNSYNC;
+	w->p = w->seg_end;
+	return 1;
+}
+
+/* Inside a frame body: capture what the policy asks, skip the rest. */
+static __always_inline void body_step(struct walk *w)
+{
+	struct kt_stream *st = w->st;
+	__u32 end = seq_min(w->seg_end, st->frame_end);
+	__u32 n, cend;
+	__u16 flags = 0;
+
+	if (seq_diff(st->cap_end, w->p) <= 0) {
+		w->p = end;
+		return;
+	}
+	cend = seq_min(end, st->cap_end);
+	n = cend - w->p;
+	if (n > KT_CHUNK_MAX) {
+		n = KT_CHUNK_MAX;
+		cend = w->p + n;
+	}
+	if (cend == st->cap_end) {
+		flags |= KT_DF_LAST;
+		if (st->cap_end != st->frame_end)
+			flags |= KT_DF_TRUNCATED;
+	}
+	barrier_var(n);
+	n &= 2 * KT_CHUNK_MAX - 1;
+	if (n == 0 || n > KT_CHUNK_MAX ||
+	    bpf_skb_load_bytes(w->skb, w->payload_off + (w->p - w->seg_seq),
+			       w->sc->data.data, n)) {
+		w->p = end;	/* cannot happen: the bytes are in this skb */
+		return;
+	}
+	emit_data(w, w->p - st->frame_seq, n, flags);
+	w->p = cend;
+}
+
+static long walk_step(__u32 idx, void *ctx)
+{
+	struct walk *w = ctx;
+
+	if (seq_diff(w->seg_end, w->p) <= 0)
+		return 1;
+	if (seq_diff(w->st->frame_end, w->p) <= 0 && head_step(w))
+		return 1;
+	if (seq_diff(w->seg_end, w->p) > 0 && seq_diff(w->st->frame_end, w->p) > 0)
+		body_step(w);
+	return 0;
+}
+
+static __always_inline void build_keys(struct pkt *pk, __u8 dir,
+				       struct stream_key *key, struct kt_conn *c)
+{
+	__builtin_memcpy(key->saddr, pk->saddr, 16);
+	__builtin_memcpy(key->daddr, pk->daddr, 16);
+	key->sport = pk->sport;
+	key->dport = pk->dport;
+	key->family = pk->family;
+	if (dir == KT_DIR_REQ) {
+		__builtin_memcpy(c->client_addr, pk->saddr, 16);
+		__builtin_memcpy(c->broker_addr, pk->daddr, 16);
+		c->client_port = pk->sport;
+		c->broker_port = pk->dport;
+	} else {
+		__builtin_memcpy(c->client_addr, pk->daddr, 16);
+		__builtin_memcpy(c->broker_addr, pk->saddr, 16);
+		c->client_port = pk->dport;
+		c->broker_port = pk->sport;
+	}
+	c->family = pk->family;
+}
+
+static __always_inline void stream_closed(struct stream_key *key, struct kt_ev_hdr *eh,
+					  struct pkt *pk)
+{
+	struct stream_key rev = {};
+
+	bpf_map_delete_elem(&streams, key);
+	bpf_map_delete_elem(&carry, key);
+	if (pk->tcp_flags & KT_TCP_RST) {
+		/* RST ends both directions. */
+		__builtin_memcpy(rev.saddr, key->daddr, 16);
+		__builtin_memcpy(rev.daddr, key->saddr, 16);
+		rev.sport = key->dport;
+		rev.dport = key->sport;
+		rev.family = key->family;
+		bpf_map_delete_elem(&streams, &rev);
+		bpf_map_delete_elem(&carry, &rev);
+	}
+	cnt_inc(KT_C_CLOSES);
+	emit_stream_ev(eh, KT_EV_CLOSE, pk->seq,
+		       (pk->tcp_flags & KT_TCP_RST) ? KT_CF_RST : KT_CF_FIN);
+}
+
+static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 dir)
+{
+	struct kt_stream *st, init = {};
+	struct stream_key *key;
+	struct kt_ev_hdr *eh;
+	struct walk w = {};
+	__u32 zero = 0, seg_seq;
+	struct scratch *sc;
+
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return;
+	key = &sc->key;
+	eh = &sc->eh;
+	__builtin_memset(key, 0, sizeof(*key));
+	__builtin_memset(eh, 0, sizeof(*eh));
+	build_keys(pk, dir, key, &eh->conn);
+	eh->version = KT_FORMAT_VERSION;
+	eh->dir = dir;
+	eh->ifindex = skb->ifindex;
+	eh->ts_ns = bpf_ktime_get_ns();
+
+	seg_seq = pk->seq;
+	if (pk->tcp_flags & KT_TCP_SYN) {
+		/* A new connection: frames start right after the SYN. */
+		seg_seq++;
+		init.state = KT_ST_SYNC;
+		init.dir = dir;
+		init.next_seq = init.frame_end = init.frame_seq = init.cap_end = seg_seq;
+		bpf_map_update_elem(&streams, key, &init, BPF_ANY);
+		bpf_map_delete_elem(&carry, key);
+	}
+
+	if (pk->payload_len) {
+		st = bpf_map_lookup_elem(&streams, key);
+		if (!st) {
+			/* No state and a FIN or RST: the end of something we never saw. */
+			if (pk->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
+				return;
+			init.state = KT_ST_UNSYNC;
+			init.dir = dir;
+			bpf_map_update_elem(&streams, key, &init, BPF_NOEXIST);
+			st = bpf_map_lookup_elem(&streams, key);
+			if (!st)
+				return;
+		}
+		w.skb = skb;
+		w.st = st;
+		w.sc = sc;
+		w.key = key;
+		w.eh = eh;
+		w.seg_seq = seg_seq;
+		w.seg_end = seg_seq + pk->payload_len;
+		w.payload_off = pk->payload_off;
+		w.p = seg_seq;
+
+		if (st->state == KT_ST_SYNC) {
+			__s32 d = seq_diff(seg_seq, st->next_seq);
+
+			if (d > 0) {
+				/* Bytes went missing: nothing after them can be trusted. */
+				cnt_inc(KT_C_GAPS);
+				emit_stream_ev(eh, KT_EV_GAP, st->next_seq, 0);
+				st->state = KT_ST_UNSYNC;
+				bpf_map_delete_elem(&carry, key);
+			} else if (seq_diff(w.seg_end, st->next_seq) <= 0) {
+				cnt_inc(KT_C_RETRANS);
+				goto out;
+			} else if (d < 0) {
+				cnt_inc(KT_C_OVERLAPS);
+				w.p = st->next_seq;
+			}
+		}
+		if (st->state != KT_ST_SYNC) {
+			/* Try the segment start as a frame start. */
+			st->state = KT_ST_SYNC;
+			st->frame_end = st->frame_seq = st->cap_end = seg_seq;
+			w.resyncing = 1;
+		}
+
+		bpf_loop(KT_MAX_STEPS, walk_step, &w, 0);
+
+		if (w.resyncing) {
+			st->state = KT_ST_UNSYNC;	/* no plausible head here */
+			cnt_inc(KT_C_UNSYNC_SKIPPED);
+		} else if (seq_diff(w.seg_end, w.p) > 0) {
+			cnt_inc(KT_C_STEP_BUDGET);
+			st->state = KT_ST_UNSYNC;
+		}
+		if (w.resynced)
+			cnt_inc(KT_C_RESYNCS);
+		st->next_seq = w.seg_end;
+	}
+out:
+	if (pk->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
+		stream_closed(key, eh, pk);
+}
+
+SEC("tc")
+int kafkatap_tc(struct __sk_buff *skb)
+{
+	struct pkt pk = {};
+	__u32 l2 = 14;
+	__u8 dir;
+
+	if (any_l3_iface) {
+		__u32 ifindex = skb->ifindex, *v;
+
+		v = bpf_map_lookup_elem(&l2len, &ifindex);
+		if (v)
+			l2 = *v;
+	}
+	if (parse_pkt(skb, l2, &pk))
+		return TC_ACT_UNSPEC;
+	if (is_broker_port(pk.dport))
+		dir = KT_DIR_REQ;
+	else if (is_broker_port(pk.sport))
+		dir = KT_DIR_RESP;
+	else
+		return TC_ACT_UNSPEC;
+	if (broker_filter) {
+		struct kt_addr_key ak = { .family = pk.family };
+
+		__builtin_memcpy(ak.addr, dir == KT_DIR_REQ ? pk.daddr : pk.saddr, 16);
+		if (!bpf_map_lookup_elem(&brokers, &ak))
+			return TC_ACT_UNSPEC;
+	}
+	cnt_inc(KT_C_PACKETS);
+	cnt_add(KT_C_PAYLOAD_BYTES, pk.payload_len);
+	track(skb, &pk, dir);
+	return TC_ACT_UNSPEC;
+}

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Maps and kernel-only state of kafkatap's TC program. */
+#ifndef KAFKATAP_MAPS_BPF_H
+#define KAFKATAP_MAPS_BPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "kafkatap.h"
+
+enum kt_stream_state {
+	KT_ST_UNSYNC = 0,	/* frame starts unknown: try a resync per segment */
+	KT_ST_SYNC = 1,		/* frame_end is where the next frame starts */
+};
+
+/* One direction of a TCP connection, as the packet flows (src -> dst). */
+struct stream_key {
+	__u8	saddr[16];
+	__u8	daddr[16];
+	__u16	sport;
+	__u16	dport;
+	__u8	family;
+	__u8	_pad[3];
+};
+
+/*
+ * Positions are TCP sequence numbers (compared with signed differences, so
+ * they wrap). Invariants while synchronised:
+ *   next_seq <  frame_end : inside a frame's body;
+ *   next_seq >= frame_end : at the head of the frame starting at frame_end,
+ *                           with next_seq - frame_end bytes of it held in
+ *                           the `carry` map (a head split over segments).
+ */
+struct kt_stream {
+	__u32	next_seq;	/* next byte expected */
+	__u32	frame_seq;	/* start of the current frame */
+	__u32	frame_end;	/* start of the next frame */
+	__u32	cap_end;	/* capture of the current frame stops here */
+	__u8	state;		/* enum kt_stream_state */
+	__u8	dir;		/* enum kt_dir */
+	__u16	_pad;
+};
+
+struct carry {
+	__u8	head[KT_HEAD_MAX];
+};
+
+struct inflight_key {
+	struct kt_conn conn;
+	__s32	correlation_id;
+};
+
+struct inflight_val {
+	__s16	api_key;
+	__s16	api_version;
+};
+
+/* Per-CPU work area: frame heads and capture chunks are assembled here. */
+struct scratch {
+	__u8	head[2 * KT_HEAD_MAX];	/* twice the need: masked indexes stay inside */
+	struct stream_key key;		/* here, not on the 512-byte stack */
+	struct kt_ev_hdr eh;		/* template of this packet's records */
+	struct kt_ev_data data;
+};
+
+struct port_bitmap {
+	__u64	bits[KT_PORT_WORDS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);		/* the loader resizes it */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct stream_key);
+	__type(value, struct kt_stream);
+} streams SEC(".maps");
+
+/*
+ * Frame heads split over segments. Write-only for syscalls: the bytes held
+ * here may belong to any frame (a SaslAuthenticate one too) and are never
+ * meant for userspace.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_WRONLY);
+	__type(key, struct stream_key);
+	__type(value, struct carry);
+} carry SEC(".maps");
+
+/* Requests waiting for their response: gives responses their api_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct inflight_key);
+	__type(value, struct inflight_val);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KT_API_MAX);
+	__type(key, __u32);
+	__type(value, struct kt_policy);
+} policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct port_bitmap);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct kt_addr_key);
+	__type(value, __u8);
+} brokers SEC(".maps");
+
+/* ifindex -> bytes before the IP header, for interfaces without Ethernet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u32);
+} l2len SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KT_C_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Write-only for syscalls, like `carry`: it holds frame bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_WRONLY);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+static __always_inline void cnt_add(__u32 idx, __u64 v)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+
+	if (c)
+		*c += v;
+}
+
+#define cnt_inc(idx) cnt_add(idx, 1)
+
+
+#endif

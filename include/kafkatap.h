@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The wire format between bpf/kafkatap.bpf.c and the agent in user/.
+ *
+ * Everything in this file crosses the kernel/user boundary through BPF maps
+ * and the ring buffer, so it is written like a network protocol: fixed-width
+ * types only, explicit padding, a format version, and a size assertion next
+ * to every struct. No libc, no vmlinux.h: both sides include it as is.
+ */
+#ifndef KAFKATAP_H
+#define KAFKATAP_H
+
+#include <linux/types.h>
+
+#define KT_FORMAT_VERSION	1
+
+/* Bounds shared by both sides. */
+#define KT_CLIENT_ID_MAX	64	/* bytes of client_id copied per request */
+#define KT_HEAD_MAX		128	/* frame bytes the kernel parses per frame */
+#define KT_CHUNK_MAX		4096	/* capture bytes per KT_EV_DATA record */
+#define KT_API_MAX		128	/* api_key must be below this */
+#define KT_PORT_WORDS		1024	/* 65536-bit port bitmap */
+
+/* Record types in the ring buffer. */
+enum kt_ev_type {
+	KT_EV_REQUEST	= 1,	/* a request frame starts */
+	KT_EV_RESPONSE	= 2,	/* a response frame starts */
+	KT_EV_DATA	= 3,	/* captured bytes of the current frame */
+	KT_EV_CLOSE	= 4,	/* FIN or RST seen on a stream */
+	KT_EV_GAP	= 5,	/* bytes lost on a stream: state dropped */
+};
+
+enum kt_dir {
+	KT_DIR_REQ	= 0,	/* client -> broker */
+	KT_DIR_RESP	= 1,	/* broker -> client */
+};
+
+/* Capture policy modes (per api_key, per direction). */
+enum kt_cap_mode {
+	KT_CAP_HEADER	 = 0,	/* header fields only, no frame bytes */
+	KT_CAP_BOUNDED	 = 1,	/* the first `limit` bytes of the frame */
+	KT_CAP_FULL	 = 2,	/* the whole frame, in chunks, up to `limit` */
+	KT_CAP_STRUCTURE = 3,	/* everything but record-batch bodies */
+};
+
+/* Flags in kt_ev_frame.flags. */
+#define KT_FF_RESYNC		0x0001	/* frame found by resync, not by tracking */
+#define KT_FF_ACKS_KNOWN	0x0002	/* acks field holds Produce acks */
+#define KT_FF_API_KNOWN		0x0004	/* response: api_key/version from in-flight map */
+#define KT_FF_CAPTURE		0x0008	/* KT_EV_DATA records follow for this frame */
+#define KT_FF_SASL_REDACTED	0x0010	/* capture suppressed: SaslAuthenticate */
+
+/* Flags in kt_ev_data.flags. */
+#define KT_DF_LAST		0x0001	/* last captured chunk of the frame */
+#define KT_DF_TRUNCATED		0x0002	/* capture stopped before the frame end */
+
+/* Flags in kt_ev_close.flags. */
+#define KT_CF_FIN		0x0001
+#define KT_CF_RST		0x0002
+
+/* Connection as seen from the broker: the client and broker ends. */
+struct kt_conn {
+	__u8	client_addr[16];	/* IPv4 uses the first 4 bytes */
+	__u8	broker_addr[16];
+	__u16	client_port;		/* host byte order */
+	__u16	broker_port;
+	__u8	family;			/* 4 or 6 */
+	__u8	_pad[3];
+};
+_Static_assert(sizeof(struct kt_conn) == 40, "kt_conn is a wire format");
+
+/* Common prefix of every ring buffer record. */
+struct kt_ev_hdr {
+	__u8	type;			/* enum kt_ev_type */
+	__u8	version;		/* KT_FORMAT_VERSION */
+	__u8	dir;			/* enum kt_dir */
+	__u8	_pad;
+	__u32	ifindex;
+	__u64	ts_ns;			/* CLOCK_MONOTONIC */
+	struct kt_conn conn;
+};
+_Static_assert(sizeof(struct kt_ev_hdr) == 56, "kt_ev_hdr is a wire format");
+
+/*
+ * KT_EV_REQUEST and KT_EV_RESPONSE. For responses api_key/api_version come
+ * from the kernel's in-flight map (KT_FF_API_KNOWN) and client_id is empty.
+ */
+struct kt_ev_frame {
+	struct kt_ev_hdr h;
+	__u32	frame_seq;		/* TCP seq of the frame's size field */
+	__s32	size;			/* the frame's size field */
+	__s16	api_key;
+	__s16	api_version;
+	__s32	correlation_id;
+	__s16	client_id_len;		/* true length; -1 = null */
+	__s16	acks;			/* Produce only, with KT_FF_ACKS_KNOWN */
+	__u16	flags;			/* KT_FF_* */
+	__u16	_pad;
+	__u32	capture_len;		/* bytes that KT_EV_DATA records will carry */
+	__u32	_pad2;
+	char	client_id[KT_CLIENT_ID_MAX];	/* zero-filled past its length */
+};
+_Static_assert(sizeof(struct kt_ev_frame) == 152, "kt_ev_frame is a wire format");
+
+/* KT_EV_DATA: `len` captured bytes at `offset` of the frame at frame_seq. */
+struct kt_ev_data {
+	struct kt_ev_hdr h;
+	__u32	frame_seq;
+	__u32	offset;			/* from the frame's first (size) byte */
+	__u16	len;
+	__u16	flags;			/* KT_DF_* */
+	__u32	_pad;
+	__u8	data[KT_CHUNK_MAX];	/* only `len` bytes are sent */
+};
+_Static_assert(sizeof(struct kt_ev_data) == 56 + 16 + KT_CHUNK_MAX,
+	       "kt_ev_data is a wire format");
+
+/* KT_EV_CLOSE and KT_EV_GAP. */
+struct kt_ev_stream {
+	struct kt_ev_hdr h;
+	__u32	seq;			/* where it happened */
+	__u16	flags;			/* KT_CF_* */
+	__u16	_pad;
+};
+_Static_assert(sizeof(struct kt_ev_stream) == 64, "kt_ev_stream is a wire format");
+
+/* Map `policy`: one per api_key. */
+struct kt_policy {
+	__u8	req_mode;		/* enum kt_cap_mode */
+	__u8	resp_mode;
+	__u16	_pad;
+	__u32	req_limit;		/* bytes; BOUNDED and FULL */
+	__u32	resp_limit;
+};
+_Static_assert(sizeof(struct kt_policy) == 12, "kt_policy is a wire format");
+
+/* Read-only config, set by the loader before load (rodata). */
+struct kt_api_range {
+	__s8	min_version;		/* -1: api_key unknown to the specs */
+	__s8	max_version;
+	__s8	flexible_min;		/* first flexible version, -1 none */
+	__u8	_pad;
+};
+_Static_assert(sizeof(struct kt_api_range) == 4, "kt_api_range is a wire format");
+
+/* Map `brokers` key: a broker address the user asked for. */
+struct kt_addr_key {
+	__u8	family;
+	__u8	_pad[3];
+	__u8	addr[16];
+};
+_Static_assert(sizeof(struct kt_addr_key) == 20, "kt_addr_key is a wire format");
+
+/* Per-CPU counters (map `counters`), indexed by enum kt_counter. */
+enum kt_counter {
+	KT_C_PACKETS = 0,	/* TCP packets on a broker port */
+	KT_C_PAYLOAD_BYTES,	/* TCP payload bytes on a broker port */
+	KT_C_REQUESTS,		/* request frames reported */
+	KT_C_RESPONSES,		/* response frames reported */
+	KT_C_DATA_RECORDS,	/* capture chunks reported */
+	KT_C_RESYNCS,		/* streams (re)synchronised mid-stream */
+	KT_C_GAPS,		/* sequence gaps: state dropped */
+	KT_C_RETRANS,		/* segments wholly seen before (retransmits, second sightings) */
+	KT_C_OVERLAPS,		/* segments partly seen before */
+	KT_C_RB_FAIL,		/* ring buffer reserve/output failures */
+	KT_C_UNSYNC_SKIPPED,	/* segments skipped while not synchronised */
+	KT_C_CARRIES,		/* frame heads split across segments */
+	KT_C_STEP_BUDGET,	/* segments with more frames than one pass allows */
+	KT_C_MAL_SIZE,		/* malformed: impossible frame size */
+	KT_C_MAL_API_KEY,	/* malformed: api_key out of range */
+	KT_C_MAL_VERSION,	/* malformed: negative api_version */
+	KT_C_MAL_CORR_ID,	/* malformed: negative correlation id */
+	KT_C_MAL_CLIENT_ID,	/* malformed: client_id longer than its frame */
+	KT_C_RESP_UNMATCHED,	/* responses with no request in flight */
+	KT_C_CLOSES,		/* FIN/RST seen */
+	KT_C_SASL_REDACTED,	/* SaslAuthenticate frames kept header-only */
+	KT_C_MAX,
+};
+
+#define KT_MAX_FRAME_SIZE	(256u << 20)	/* larger sizes are malformed */
+#define KT_RESYNC_MAX_SIZE	(64u << 20)	/* resync accepts smaller only */
+
+#define KT_API_PRODUCE		0
+#define KT_API_SASL_HANDSHAKE	17
+#define KT_API_API_VERSIONS	18
+#define KT_API_SASL_AUTHENTICATE 36
+
+#endif /* KAFKATAP_H */

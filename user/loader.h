@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Loading kafkatap's BPF program, configuring it, attaching it to TC hooks. */
+#ifndef KAFKATAP_LOADER_H
+#define KAFKATAP_LOADER_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "kafkatap.h"
+
+#define KT_MAX_IFACES	64
+#define KT_MAX_PORTS	256
+#define KT_MAX_BROKERS	256
+
+enum kt_attach_mode {
+	KT_ATTACH_AUTO = 0,	/* tcx where the kernel has it, else clsact */
+	KT_ATTACH_TCX,
+	KT_ATTACH_CLSACT,
+};
+
+struct kt_hook {
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	bool egress;
+	int link_fd;		/* tcx: the link; closing it detaches */
+	bool clsact;		/* clsact filter: handle/priority below */
+	bool created_qdisc;	/* we created the clsact qdisc */
+	uint32_t handle, priority;
+};
+
+struct kt_load_opts {
+	const char *ifaces[KT_MAX_IFACES];
+	int n_ifaces;		/* 0: no attach (replay, tests) */
+	uint16_t ports[KT_MAX_PORTS];
+	int n_ports;
+	struct kt_addr_key brokers[KT_MAX_BROKERS];
+	int n_brokers;
+	uint32_t ringbuf_bytes;	/* power of two, >= page size */
+	uint32_t max_streams;
+	uint32_t max_inflight;
+	enum kt_attach_mode attach;
+	struct kt_policy policy[KT_API_MAX];
+	bool verbose;
+};
+
+struct kafkatap_bpf;
+
+struct kt_bpf {
+	struct kafkatap_bpf *skel;
+	struct kt_hook hooks[2 * KT_MAX_IFACES];
+	int n_hooks;
+};
+
+/* Defaults: port 9092, 16 MiB ring buffer, header-only capture. */
+void kt_load_opts_init(struct kt_load_opts *o);
+
+/* Open, configure and load; then attach to o->ifaces. Prints errors. */
+int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o);
+/* Detach what we attached, destroy what we created. */
+void kt_bpf_stop(struct kt_bpf *b);
+
+int kt_bpf_prog_fd(const struct kt_bpf *b);
+int kt_bpf_ringbuf_fd(const struct kt_bpf *b);
+/* Sum the per-CPU counters into out[KT_C_MAX]. */
+int kt_bpf_counters(const struct kt_bpf *b, uint64_t *out);
+/* Replace the capture policy of one api_key. */
+int kt_bpf_set_policy(const struct kt_bpf *b, int api_key, const struct kt_policy *p);
+
+/* All interfaces that are up; returns the count. Names are strdup'ed. */
+int kt_default_ifaces(const char **out, int max);
+
+const char *kt_counter_name(int idx);
+
+#endif
