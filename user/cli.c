@@ -27,7 +27,7 @@ const char kt_help_common[] =
 "                             bounded:BYTES or full[:CAP] (default header).\n"
 "                             SaslAuthenticate stays header-only whatever is asked\n"
 "      --stats                print kernel and agent counters to stderr at exit\n"
-"  -v, --verbose              libbpf messages, attach details\n"
+"  -v, --verbose              attach details, libbpf messages (-vv: libbpf debug)\n"
 "  -h, --help                 this help\n";
 
 const char kt_help_live[] =
@@ -171,7 +171,7 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 			usage(stdout);
 			return 1;
 		case 'v':
-			c->load.verbose = true;
+			c->load.verbose++;
 			break;
 		case 'i':
 			if (!live)

@@ -45,13 +45,14 @@ const char *kt_counter_name(int idx)
 	return idx >= 0 && idx < KT_C_MAX ? counter_names[idx] : "?";
 }
 
-static bool verbose;
+static int verbose;
 
 static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level == LIBBPF_DEBUG && !verbose)
+	/* -v: libbpf's info; -vv: its debug output too (object parsing, relocations). */
+	if (level == LIBBPF_DEBUG && verbose < 2)
 		return 0;
-	if (level == LIBBPF_INFO && !verbose)
+	if (level == LIBBPF_INFO && verbose < 1)
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }

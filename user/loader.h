@@ -40,7 +40,7 @@ struct kt_load_opts {
 	uint32_t max_inflight;
 	enum kt_attach_mode attach;
 	struct kt_policy policy[KT_API_MAX];
-	bool verbose;
+	int verbose;		/* -v 1, -vv 2 */
 };
 
 struct kafkatap_bpf;

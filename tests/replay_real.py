@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Replay every real capture in ../shared/testdata/pcap-real-kafka and
+compare kafkatap's trace with Wireshark's decode beside it (NAME.tshark.tsv):
+api_key, api_version, correlation_id, client_id, sizes, timestamps, pairing
+and latency, field by field. kafkatap must report nothing Wireshark did not.
+"""
+import csv
+import glob
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "..", "shared", "testdata", "pcap-real-kafka")
+KAFKATAP = os.path.join(ROOT, "kafkatap")
+PORTS = "9092,36333"
+
+
+def tshark_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def check(pcap):
+    errors = []
+    rows = tshark_rows(pcap[:-len(".pcap")] + ".tshark.tsv")
+    out = subprocess.run([KAFKATAP, "replay", "-p", PORTS, pcap],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        return ["kafkatap replay exited %d: %s" % (out.returncode, out.stderr)]
+    got = [json.loads(line) for line in out.stdout.splitlines()]
+    by_corr = {}
+    for g in got:
+        key = (g["client"], g["correlation_id"])
+        if key in by_corr:
+            errors.append("correlation id %s reported twice" % (key,))
+        by_corr[key] = g
+    frames = {r["frame.number"]: r for r in rows}
+    requests = [r for r in rows if r["kafka.request_key"] != ""]
+    responses = [r for r in rows if r["kafka.request_key"] == ""]
+    if len(got) != len(requests):
+        errors.append("%d requests reported, Wireshark decodes %d" % (len(got), len(requests)))
+    for r in requests:
+        client = "%s:%s" % (r["ip.src"], r["tcp.srcport"])
+        g = by_corr.get((client, int(r["kafka.correlation_id"])))
+        if not g:
+            errors.append("frame %s: request %s not reported" % (r["frame.number"], client))
+            continue
+        want = {
+            "broker": "%s:%s" % (r["ip.dst"], r["tcp.dstport"]),
+            "api_key": int(r["kafka.request_key"]),
+            "api_version": int(r["kafka.api_version"]),
+            "client_id": r["kafka.client_id"] or None,
+            "request_bytes": int(r["kafka.len"]),
+        }
+        for k, v in want.items():
+            if g[k] != v:
+                errors.append("frame %s: %s = %r, Wireshark %r" % (r["frame.number"], k, g[k], v))
+        if abs(g["ts"] - float(r["frame.time_epoch"])) > 1e-6:
+            errors.append("frame %s: ts %.6f, Wireshark %s" % (r["frame.number"], g["ts"], r["frame.time_epoch"]))
+    for r in responses:
+        client = "%s:%s" % (r["ip.dst"], r["tcp.dstport"])
+        g = by_corr.get((client, int(r["kafka.correlation_id"])))
+        if not g:
+            errors.append("frame %s: response %s has no request reported" % (r["frame.number"], client))
+            continue
+        if g["status"] != "ok" or g["response_bytes"] != int(r["kafka.len"]):
+            errors.append("frame %s: response not paired (status %s, %r bytes, Wireshark %s)" % (
+                r["frame.number"], g["status"], g["response_bytes"], r["kafka.len"]))
+            continue
+        # Where Wireshark paired it, with the same request frame.
+        req = frames.get(r["kafka.request_frame"])
+        if req is not None and int(req["kafka.correlation_id"]) != g["correlation_id"]:
+            errors.append("frame %s: paired with another request than Wireshark's" % r["frame.number"])
+        req = req or next(q for q in requests if q["kafka.correlation_id"] == r["kafka.correlation_id"])
+        lat = (float(r["frame.time_epoch"]) - float(req["frame.time_epoch"])) * 1e6
+        if abs(g["latency_us"] - lat) > 1.0:
+            errors.append("frame %s: latency %.3f us, capture says %.3f us" % (r["frame.number"], g["latency_us"], lat))
+    return errors
+
+
+def main():
+    pcaps = sorted(glob.glob(os.path.join(DATA, "*.pcap")))
+    if not pcaps:
+        print("SKIP replay_real: no captures in %s (they live beside the project "
+              "in ../shared; a user's checkout has none)" % os.path.normpath(DATA))
+        return 77
+    failed = 0
+    for p in pcaps:
+        errs = check(p)
+        print("%-4s %s" % ("ok" if not errs else "FAIL", os.path.basename(p)))
+        for e in errs:
+            print("     " + e)
+        failed += bool(errs)
+    print("%d/%d captures agree with Wireshark" % (len(pcaps) - failed, len(pcaps)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
