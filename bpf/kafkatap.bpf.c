@@ -25,6 +25,20 @@
 /* Loader knobs. */
 const volatile __u8 broker_filter = 0;	/* only addresses in `brokers` */
 const volatile __u8 any_l3_iface = 0;	/* some interface lacks Ethernet */
+const volatile __u32 wakeup_bytes = 1 << 20;	/* see rb_flags() */
+
+/*
+ * Waking the consumer is an irq_work, a self-IPI: on a VM a VM exit, tens
+ * of microseconds inside the sender's transmit path, per record whenever
+ * the agent is idle. So records are submitted without a wakeup; the agent
+ * polls on a short timer, and only a ring buffer filling up (more than
+ * wakeup_bytes waiting) wakes it at once.
+ */
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -77,7 +91,7 @@ static __always_inline void emit_stream_ev(struct kt_ev_hdr *eh, __u8 type,
 	ev->seq = seq;
 	ev->flags = flags;
 	ev->_pad = 0;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, rb_flags());
 }
 
 /*
@@ -100,7 +114,7 @@ static __always_inline void emit_data(struct walk *w, __u32 offset, __u32 len,
 	len &= KT_CHUNK_MAX * 2 - 1;
 	if (len > KT_CHUNK_MAX)
 		return;
-	if (bpf_ringbuf_output(&events, d, offsetof(struct kt_ev_data, data) + len, 0))
+	if (bpf_ringbuf_output(&events, d, offsetof(struct kt_ev_data, data) + len, rb_flags()))
 		cnt_inc(KT_C_RB_FAIL);
 	else
 		cnt_inc(KT_C_DATA_RECORDS);
@@ -151,7 +165,7 @@ static __always_inline void emit_frame(struct walk *w, struct head *hd,
 #pragma unroll
 	for (i = 0; i < KT_CLIENT_ID_MAX; i++)
 		ev->client_id[i] = i < hd->client_id_len ? w->sc->head[(14 + i) & HEAD_MASK] : 0;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, rb_flags());
 	cnt_inc(w->st->dir == KT_DIR_REQ ? KT_C_REQUESTS : KT_C_RESPONSES);
 }
 

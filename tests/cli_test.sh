@@ -57,6 +57,10 @@ fi
 
 # Attach and detach leave lo as it was, in both attach modes; SIGTERM and
 # SIGINT stop cleanly (exit 0).
+# Other kafkatap instances may be attached (tcx links coexist): compare
+# against the links that were there before.
+tcx_links() { bpftool link show | grep -E 'type (tcx|11) +prog' | awk '{print $1}' | sort; }
+before_l=$(tcx_links)
 before_q=$(tc qdisc show dev lo)
 before_f=$(tc filter show dev lo egress 2>/dev/null)
 for mode in tcx clsact; do
@@ -66,7 +70,7 @@ for mode in tcx clsact; do
 		sleep 1.5
 		if [ $mode = tcx ]; then
 			# Debian's bpftool 7.1 names the tcx link type only by number.
-			bpftool link show | grep -qE 'type (tcx|11) +prog' &&
+			[ "$(tcx_links)" != "$before_l" ] &&
 				ok "$mode: attached (tcx link)" || no "$mode: no tcx link: $(bpftool link show)"
 		else
 			tc filter show dev lo egress | grep -q kafkatap &&
@@ -80,7 +84,7 @@ for mode in tcx clsact; do
 			no "$mode: qdiscs changed: $(tc qdisc show dev lo)"
 		[ "$(tc filter show dev lo egress 2>/dev/null)" = "$before_f" ] && ok "$mode: filters as before" ||
 			no "$mode: filters left: $(tc filter show dev lo egress)"
-		bpftool link show | grep -qE 'type (tcx|11) +prog' && no "$mode: tcx link left" || ok "$mode: detached"
+		[ "$(tcx_links)" = "$before_l" ] && ok "$mode: detached" || no "$mode: tcx link left"
 	done
 done
 # A clsact qdisc that was there before stays, only our filter goes.

@@ -17,6 +17,9 @@ struct conn {
 	struct list_head pending;	/* struct pending, in request order */
 	struct assembly asm_[2];	/* per enum kt_dir */
 	struct pending *resp_wait;	/* answered, waiting for its capture */
+	struct list_head close_link;	/* agent->closing, once closing */
+	uint64_t close_deadline;
+	bool closing;
 };
 
 struct pending {
@@ -39,6 +42,8 @@ struct kt_agent {
 	struct list_head conns_lru;
 	struct list_head age;		/* pending that expect a response */
 	struct list_head age_acks0;	/* pending acks=0 Produce */
+	struct list_head resp_waits;	/* answered, waiting for capture chunks */
+	struct list_head closing;	/* connections closed, kept a moment */
 	struct kt_agent_stats st;
 };
 
@@ -101,6 +106,8 @@ struct kt_agent *kt_agent_new(const struct kt_agent_cfg *cfg,
 	list_init(&a->conns_lru);
 	list_init(&a->age);
 	list_init(&a->age_acks0);
+	list_init(&a->resp_waits);
+	list_init(&a->closing);
 	return a;
 }
 
@@ -124,8 +131,10 @@ static void capture_start(struct kt_agent *a, struct conn *c, int dir,
 	as->active = false;
 	if (!want)
 		return;
-	if (want > a->cfg.max_capture)
+	if (want > a->cfg.max_capture) {
 		want = a->cfg.max_capture;
+		cap->truncated = true;	/* kept less than the kernel sends */
+	}
 	cap->buf = malloc(want);
 	if (!cap->buf)
 		return;
@@ -159,8 +168,10 @@ static void finish(struct kt_agent *a, struct pending *p, enum kt_status s,
 		capture_stop(a, c, KT_DIR_REQ);
 	if (c->asm_[KT_DIR_RESP].active && c->asm_[KT_DIR_RESP].cap == &p->x.resp_cap)
 		capture_stop(a, c, KT_DIR_RESP);
-	if (c->resp_wait == p)
+	if (c->resp_wait == p) {
 		c->resp_wait = NULL;
+		list_del(&p->age_link);
+	}
 	p->x.status = s;
 	p->x.reason = r;
 	if (s == KT_STATUS_OK)
@@ -206,6 +217,8 @@ static void conn_drop(struct kt_agent *a, struct conn *c, enum kt_reason r)
 	capture_stop(a, c, KT_DIR_RESP);
 	ht_remove(&a->conns, &c->hn);
 	list_del(&c->lru);
+	if (c->closing)
+		list_del(&c->close_link);
 	a->st.connections--;
 	if (a->on_conn)
 		a->on_conn(a->ctx, &c->key, false);
@@ -245,6 +258,7 @@ static struct conn *conn_get(struct kt_agent *a, const struct kt_conn *k)
 		return NULL;
 	c->key = *k;
 	list_init(&c->pending);
+	list_init(&c->close_link);
 	list_add_tail(&c->lru, &a->conns_lru);
 	ht_insert(&a->conns, &c->hn, conn_hash(k));
 	a->st.connections++;
@@ -381,29 +395,28 @@ static void on_response(struct kt_agent *a, const struct kt_ev_frame *ev, uint64
 		capture_start(a, c, KT_DIR_RESP, &p->x.resp_cap, ev->frame_seq,
 			      ev->capture_len);
 		if (c->asm_[KT_DIR_RESP].active) {
+			/* Answered; held until its last chunk, or the expiry. */
 			c->resp_wait = p;
+			p->deadline = ts + a->cfg.expiry_ns;
+			list_add_tail(&p->age_link, &a->resp_waits);
 			return;
 		}
 	}
 	finish(a, p, KT_STATUS_OK, KT_REASON_NONE);
 }
 
-static void on_data(struct kt_agent *a, const struct kt_ev_data *d, size_t len)
+static void on_data(struct kt_agent *a, const struct kt_ev_data *d)
 {
 	struct conn *c = conn_find(a, &d->h.conn);
 	struct assembly *as;
 	struct kt_capture *cap;
 	uint32_t n;
 
-	if (!c || d->h.dir > KT_DIR_RESP)
+	if (!c)
 		return;
 	as = &c->asm_[d->h.dir];
 	if (!as->active || as->frame_seq != d->frame_seq)
 		return;		/* its frame was given up, or never captured */
-	if (d->len > len - offsetof(struct kt_ev_data, data)) {
-		a->st.bad_records++;
-		return;
-	}
 	cap = as->cap;
 	if (d->offset != cap->len) {
 		/* A chunk went missing (ring buffer full): keep the prefix. */
@@ -424,13 +437,13 @@ done:
 		finish(a, c->resp_wait, KT_STATUS_OK, KT_REASON_NONE);
 }
 
-static void on_stream(struct kt_agent *a, const struct kt_ev_stream *ev)
+static void on_stream(struct kt_agent *a, const struct kt_ev_stream *ev, uint64_t ts)
 {
 	struct conn *c = conn_find(a, &ev->h.conn);
 
 	if (ev->h.type == KT_EV_GAP) {
 		a->st.gaps++;
-		if (!c || ev->h.dir > KT_DIR_RESP)
+		if (!c)
 			return;
 		capture_stop(a, c, ev->h.dir);
 		if (ev->h.dir == KT_DIR_RESP && c->resp_wait)
@@ -438,8 +451,17 @@ static void on_stream(struct kt_agent *a, const struct kt_ev_stream *ev)
 		return;
 	}
 	a->st.closes++;
-	if (c)
-		conn_drop(a, c, KT_REASON_CLOSED);
+	/*
+	 * Records of one connection can come from two CPUs: a FIN on one may
+	 * reach the ring buffer a few microseconds before the response the
+	 * other was sending. Keep the connection a moment (close_grace) so
+	 * that such a response still pairs; then give up what is left.
+	 */
+	if (c && !c->closing) {
+		c->closing = true;
+		c->close_deadline = ts + a->cfg.close_grace_ns;
+		list_add_tail(&c->close_link, &a->closing);
+	}
 }
 
 int kt_agent_record(struct kt_agent *a, const void *rec, size_t len, uint64_t ts_ns)
@@ -462,15 +484,17 @@ int kt_agent_record(struct kt_agent *a, const void *rec, size_t len, uint64_t ts
 			on_response(a, rec, ts);
 		return 0;
 	case KT_EV_DATA:
-		if (len < offsetof(struct kt_ev_data, data))
+		if (len < offsetof(struct kt_ev_data, data) || h->dir > KT_DIR_RESP ||
+		    len < offsetof(struct kt_ev_data, data) +
+			  ((const struct kt_ev_data *)rec)->len)
 			goto bad;
-		on_data(a, rec, len);
+		on_data(a, rec);
 		return 0;
 	case KT_EV_CLOSE:
 	case KT_EV_GAP:
-		if (len < sizeof(struct kt_ev_stream))
+		if (len < sizeof(struct kt_ev_stream) || h->dir > KT_DIR_RESP)
 			goto bad;
-		on_stream(a, rec);
+		on_stream(a, rec, ts);
 		return 0;
 	}
 bad:
@@ -493,6 +517,22 @@ void kt_agent_tick(struct kt_agent *a, uint64_t now_ns)
 {
 	expire_list(a, &a->age, now_ns);
 	expire_list(a, &a->age_acks0, now_ns);
+	/* Answered, but the rest of the response capture never came. */
+	while (!list_empty(&a->resp_waits)) {
+		struct pending *p = list_first(&a->resp_waits, struct pending, age_link);
+
+		if (p->deadline > now_ns)
+			break;
+		capture_stop(a, p->c, KT_DIR_RESP);
+		finish(a, p, KT_STATUS_OK, KT_REASON_NONE);
+	}
+	while (!list_empty(&a->closing)) {
+		struct conn *c = list_first(&a->closing, struct conn, close_link);
+
+		if (c->close_deadline > now_ns)
+			break;
+		conn_drop(a, c, KT_REASON_CLOSED);
+	}
 }
 
 void kt_agent_flush(struct kt_agent *a)

@@ -78,6 +78,7 @@ struct kt_agent_stats {
 struct kt_agent_cfg {
 	uint64_t expiry_ns;		/* default 30 s */
 	uint64_t acks0_grace_ns;	/* wait this long for a response to acks=0 */
+	uint64_t close_grace_ns;	/* a closed connection lingers this long */
 	uint32_t max_pending;
 	uint32_t max_conns;
 	uint32_t max_capture;		/* bytes kept per frame */
@@ -86,6 +87,7 @@ struct kt_agent_cfg {
 #define KT_AGENT_CFG_DEFAULT {			\
 	.expiry_ns = 30ULL * 1000000000ULL,	\
 	.acks0_grace_ns = 2ULL * 1000000000ULL,	\
+	.close_grace_ns = 200ULL * 1000000ULL,	\
 	.max_pending = 65536,			\
 	.max_conns = 16384,			\
 	.max_capture = 1 << 20,			\

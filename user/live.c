@@ -8,6 +8,9 @@
 
 volatile sig_atomic_t kt_stop;
 
+#define KT_POLL_MS 20
+#define KT_COUNTERS_NS (250ULL * 1000000ULL)	/* kernel counters refresh */
+
 static void on_signal(int sig)
 {
 	kt_stop = 1;
@@ -32,7 +35,7 @@ static int on_record(void *ctx, void *data, size_t len)
 int kt_live_run(struct kt_cli *c, struct kt_live *l, struct kt_agent *agent,
 		kt_tick_fn tick, void *ctx)
 {
-	uint64_t start, deadline = 0;
+	uint64_t start, deadline = 0, counters_at = 0;
 	int err;
 
 	memset(l, 0, sizeof(*l));
@@ -64,16 +67,25 @@ int kt_live_run(struct kt_cli *c, struct kt_live *l, struct kt_agent *agent,
 	while (!kt_stop) {
 		uint64_t now;
 
-		err = ring_buffer__poll(l->rb, 100);
+		/*
+		 * The kernel wakes us only when the ring buffer fills (see
+		 * rb_flags() in the BPF program); otherwise read every 20 ms.
+		 */
+		err = ring_buffer__poll(l->rb, KT_POLL_MS);
+		if (err >= 0 || err == -EINTR)
+			err = ring_buffer__consume(l->rb);
 		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "kafkatap: polling the ring buffer: %s\n",
+			fprintf(stderr, "kafkatap: reading the ring buffer: %s\n",
 				strerror(-err));
 			break;
 		}
 		err = 0;
 		now = now_mono_ns();
 		kt_agent_tick(agent, now);
-		kt_bpf_counters(&l->bpf, l->counters);
+		if (now - counters_at >= KT_COUNTERS_NS) {
+			kt_bpf_counters(&l->bpf, l->counters);
+			counters_at = now;
+		}
 		if (tick)
 			tick(ctx, l);
 		if (deadline && now >= deadline)

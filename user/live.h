@@ -15,7 +15,7 @@ extern volatile sig_atomic_t kt_stop;
 void kt_install_signals(void);
 
 struct kt_live;
-/* Called about every 100 ms from the event loop (for top, serve). */
+/* Called about every 20 ms from the event loop (for top, serve). */
 typedef void (*kt_tick_fn)(void *ctx, struct kt_live *l);
 
 struct kt_live {

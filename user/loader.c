@@ -198,6 +198,7 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 		s->rodata->api_ranges[i].flexible_min = a ? a->flexible_min : -1;
 	}
 	s->rodata->broker_filter = o->n_brokers > 0;
+	s->rodata->wakeup_bytes = o->ringbuf_bytes / 8;
 	for (i = 0; i < o->n_ifaces; i++)
 		if (iface_l2_len(o->ifaces[i]) == 0)
 			s->rodata->any_l3_iface = 1;
