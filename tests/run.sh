@@ -30,6 +30,7 @@ TESTS=(
 	"live-lo         tests/live_test.py lo"
 	"live-veth       tests/live_test.py veth"
 	"live-midstream  tests/live_test.py midstream"
+	"prometheus      tests/prom_test.py"
 )
 
 pass=0 fail=0 skip=0 failed=()

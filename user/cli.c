@@ -12,6 +12,7 @@
 enum {
 	O_FORMAT = 256, O_ATTACH, O_RINGBUF, O_EXPIRY, O_MAX_PENDING, O_MAX_CONNS,
 	O_CAPTURE, O_LISTEN, O_STATS, O_MAX_STREAMS, O_ACKS0,
+	O_MAX_CLIENT_IDS, O_MAX_BROKERS, O_MAX_TOPICS, O_MAX_GROUPS, O_MAX_SERIES,
 };
 
 const char kt_help_common[] =
@@ -38,6 +39,15 @@ const char kt_help_live[] =
 "                             or clsact (default auto)\n"
 "      --ringbuf-mb N         ring buffer size in MiB, a power of two (default 16)\n"
 "      --max-streams N        kernel stream table entries (default 65536)\n";
+
+const char kt_help_metrics[] =
+"      --max-client-ids N     distinct client_id label values (default 256)\n"
+"      --max-brokers N        distinct broker label values (default 64)\n"
+"      --max-topics N         distinct topic label values (default 1024)\n"
+"      --max-groups N         distinct group label values (default 256)\n"
+"      --max-series N         series per metric family (default 20000)\n"
+"                             Past a budget, new values are counted as \"other\"\n"
+"                             and kafkatap_label_overflow_total{label} rises.\n";
 
 static int find_api(const char *name)
 {
@@ -147,11 +157,17 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 		{ "capture", required_argument, NULL, O_CAPTURE },
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "stats", no_argument, NULL, O_STATS },
+		{ "max-client-ids", required_argument, NULL, O_MAX_CLIENT_IDS },
+		{ "max-brokers", required_argument, NULL, O_MAX_BROKERS },
+		{ "max-topics", required_argument, NULL, O_MAX_TOPICS },
+		{ "max-groups", required_argument, NULL, O_MAX_GROUPS },
+		{ "max-series", required_argument, NULL, O_MAX_SERIES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct kt_agent_cfg defcfg = KT_AGENT_CFG_DEFAULT;
+	struct kt_km_cfg defkm = KT_KM_CFG_DEFAULT;
 	uint64_t v;
 	double d;
 	int o, n;
@@ -160,6 +176,7 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 	c->cmd = cmd;
 	kt_load_opts_init(&c->load);
 	c->agent = defcfg;
+	c->km = defkm;
 	c->load.n_ports = 0;
 	optind = 1;
 	opterr = 0;
@@ -264,6 +281,20 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 			break;
 		case O_STATS:
 			c->stats = true;
+			break;
+		case O_MAX_CLIENT_IDS:
+		case O_MAX_BROKERS:
+		case O_MAX_TOPICS:
+		case O_MAX_GROUPS:
+		case O_MAX_SERIES:
+			if (!(allowed & KT_OPT_METRICS))
+				return bad(cmd, "unknown option", argv[optind - 1], usage);
+			if (parse_u64(optarg, 1, 1 << 24, &v))
+				return bad(cmd, "label and series budgets are 1-16777216:", optarg, usage);
+			*(o == O_MAX_CLIENT_IDS ? &c->km.max_client_ids :
+			  o == O_MAX_BROKERS ? &c->km.max_brokers :
+			  o == O_MAX_TOPICS ? &c->km.max_topics :
+			  o == O_MAX_GROUPS ? &c->km.max_groups : &c->km.max_series) = v;
 			break;
 		case ':':
 			return bad(cmd, "option needs a value:", argv[optind - 1], usage);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include "agent.h"
+#include "kmetrics.h"
 #include "loader.h"
 
 enum kt_format {
@@ -19,11 +20,13 @@ enum kt_format {
 #define KT_OPT_FILE	0x04	/* one positional FILE */
 #define KT_OPT_LISTEN	0x08	/* --listen */
 #define KT_OPT_PROM_FMT	0x10	/* --format prom is allowed */
+#define KT_OPT_METRICS	0x20	/* label budgets: --max-client-ids ... */
 
 struct kt_cli {
 	const char *cmd;
 	struct kt_load_opts load;
 	struct kt_agent_cfg agent;
+	struct kt_km_cfg km;
 	enum kt_format format;
 	double duration;	/* seconds, 0 = until interrupted */
 	const char *file;
@@ -43,5 +46,6 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 /* Text shared by the subcommands' --help. */
 extern const char kt_help_common[];
 extern const char kt_help_live[];
+extern const char kt_help_metrics[];
 
 #endif

@@ -7,5 +7,7 @@
 /* Subcommands: return the process exit code (0 ok, 1 failure, 2 usage). */
 int cmd_trace(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif

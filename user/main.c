@@ -10,6 +10,8 @@ static const struct {
 } cmds[] = {
 	{ "trace", cmd_trace, "print each Kafka request and its response as it completes" },
 	{ "replay", cmd_replay, "run a pcap/pcapng capture through the same BPF program" },
+	{ "serve", cmd_serve, "Prometheus metrics on HTTP (/metrics, /healthz)" },
+	{ "top", cmd_top, "a live table of requests/s, latency and bytes per broker and API" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kafka_apis.h"
+#include "kmetrics.h"
+#include "util.h"
+
+const double kt_duration_buckets[] = {
+	0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+const int kt_duration_nbuckets = ARRAY_SIZE(kt_duration_buckets);
+
+struct kt_kmetrics {
+	struct kt_registry *reg;
+	struct kt_family *requests, *duration, *req_bytes, *resp_bytes, *unanswered;
+	struct kt_family *no_response, *connections, *lost, *resyncs, *gaps, *malformed;
+	struct kt_family *pending_evictions, *conn_evictions, *unmatched, *build_info;
+	struct kt_family *packets, *retrans;
+	/* The last broker formatted: consecutive exchanges share it mostly. */
+	uint8_t last_addr[16];
+	uint16_t last_port;
+	uint8_t last_family;
+	char last_broker[KT_ADDR_STRLEN];
+};
+
+static const char *const L_API_BROKER[] = { "api", "broker" };
+static const char *const L_REQ[] = { "api", "api_version", "client_id", "broker" };
+static const char *const L_BYTES[] = { "api", "client_id", "broker" };
+static const char *const L_BROKER[] = { "broker" };
+static const char *const L_REASON[] = { "reason" };
+static const char *const L_VERSION[] = { "version" };
+
+struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg)
+{
+	struct kt_kmetrics *m = calloc(1, sizeof(*m));
+	struct kt_registry *r;
+
+	if (!m)
+		return NULL;
+	r = m->reg = kt_reg_new(1024, cfg->max_series);
+	if (!r) {
+		free(m);
+		return NULL;
+	}
+	kt_reg_label_cap(r, "client_id", cfg->max_client_ids);
+	kt_reg_label_cap(r, "broker", cfg->max_brokers);
+	kt_reg_label_cap(r, "topic", cfg->max_topics);
+	kt_reg_label_cap(r, "group", cfg->max_groups);
+	m->requests = kt_reg_family(r, "kafkatap_requests_total",
+		"Kafka requests seen on the wire, counted when answered, known to get no "
+		"response (acks=0) or given up", KT_COUNTER, 4, L_REQ, NULL, 0);
+	m->duration = kt_reg_family(r, "kafkatap_request_duration_seconds",
+		"Time from a request's first byte to its response's first byte, as seen "
+		"at the TC hook; paired requests only", KT_HISTOGRAM, 2, L_API_BROKER,
+		kt_duration_buckets, kt_duration_nbuckets);
+	m->req_bytes = kt_reg_family(r, "kafkatap_request_bytes_total",
+		"Bytes of Kafka request frames (the size field plus its 4 bytes)",
+		KT_COUNTER, 3, L_BYTES, NULL, 0);
+	m->resp_bytes = kt_reg_family(r, "kafkatap_response_bytes_total",
+		"Bytes of Kafka response frames (the size field plus its 4 bytes)",
+		KT_COUNTER, 3, L_BYTES, NULL, 0);
+	m->unanswered = kt_reg_family(r, "kafkatap_unanswered_requests_total",
+		"Requests that expected a response and got none: expired, or the "
+		"connection closed first", KT_COUNTER, 2, L_API_BROKER, NULL, 0);
+	m->no_response = kt_reg_family(r, "kafkatap_no_response_requests_total",
+		"Requests that expect no response (Produce with acks=0) and got none",
+		KT_COUNTER, 2, L_API_BROKER, NULL, 0);
+	m->connections = kt_reg_family(r, "kafkatap_connections",
+		"Client connections to each broker that kafkatap tracks", KT_GAUGE, 1,
+		L_BROKER, NULL, 0);
+	m->lost = kt_reg_family(r, "kafkatap_lost_events_total",
+		"Records the kernel could not hand over: the ring buffer was full",
+		KT_COUNTER, 0, NULL, NULL, 0);
+	m->resyncs = kt_reg_family(r, "kafkatap_stream_resyncs_total",
+		"Streams whose frame boundaries were found again mid-stream (no SYN seen, "
+		"or after a gap)", KT_COUNTER, 0, NULL, NULL, 0);
+	m->gaps = kt_reg_family(r, "kafkatap_stream_gaps_total",
+		"Sequence gaps (lost segments): the stream's state was dropped", KT_COUNTER,
+		0, NULL, NULL, 0);
+	m->malformed = kt_reg_family(r, "kafkatap_malformed_frames_total",
+		"Frames on a broker port that are not Kafka, by the check that failed",
+		KT_COUNTER, 1, L_REASON, NULL, 0);
+	m->pending_evictions = kt_reg_family(r, "kafkatap_pending_evictions_total",
+		"Requests dropped from the full pending table", KT_COUNTER, 0, NULL, NULL, 0);
+	m->conn_evictions = kt_reg_family(r, "kafkatap_connection_evictions_total",
+		"Connections dropped from the full connection table", KT_COUNTER, 0, NULL,
+		NULL, 0);
+	m->unmatched = kt_reg_family(r, "kafkatap_unmatched_responses_total",
+		"Responses with no request waiting for them", KT_COUNTER, 0, NULL, NULL, 0);
+	m->packets = kt_reg_family(r, "kafkatap_packets_total",
+		"TCP packets on broker ports that the kernel program looked at", KT_COUNTER,
+		0, NULL, NULL, 0);
+	m->retrans = kt_reg_family(r, "kafkatap_duplicate_segments_total",
+		"Segments seen before (retransmissions, or one packet seen at two hooks)",
+		KT_COUNTER, 0, NULL, NULL, 0);
+	m->build_info = kt_reg_family(r, "kafkatap_build_info",
+		"kafkatap's version", KT_INFO, 1, L_VERSION, NULL, 0);
+	kt_series(m->build_info, (const char *const[]){ KAFKATAP_VERSION });
+	if (!m->requests || !m->build_info) {
+		kt_km_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void kt_km_free(struct kt_kmetrics *m)
+{
+	if (!m)
+		return;
+	kt_reg_free(m->reg);
+	free(m);
+}
+
+static const char *broker_of(struct kt_kmetrics *m, const struct kt_conn *c)
+{
+	if (m->last_family != c->family || m->last_port != c->broker_port ||
+	    memcmp(m->last_addr, c->broker_addr, 16)) {
+		fmt_addr(m->last_broker, sizeof(m->last_broker), c->broker_addr, c->family,
+			 c->broker_port);
+		memcpy(m->last_addr, c->broker_addr, 16);
+		m->last_port = c->broker_port;
+		m->last_family = c->family;
+	}
+	return m->last_broker;
+}
+
+void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x)
+{
+	const char *api = kt_api_name(x->api_key);
+	const char *broker = broker_of(m, &x->conn);
+	const char *cid = x->client_id_len < 0 ? "" : x->client_id;
+	char ver[8];
+
+	snprintf(ver, sizeof(ver), "%d", x->api_version);
+	kt_inc(kt_series(m->requests, (const char *const[]){ api, ver, cid, broker }), 1);
+	kt_inc(kt_series(m->req_bytes, (const char *const[]){ api, cid, broker }),
+	       (double)x->req_size + 4);
+	switch (x->status) {
+	case KT_STATUS_OK:
+		kt_inc(kt_series(m->resp_bytes, (const char *const[]){ api, cid, broker }),
+		       (double)x->resp_size + 4);
+		kt_observe(kt_series(m->duration, (const char *const[]){ api, broker }),
+			   (double)(x->resp_ts_ns - x->req_ts_ns) / 1e9);
+		break;
+	case KT_STATUS_NO_RESPONSE:
+		kt_inc(kt_series(m->no_response, (const char *const[]){ api, broker }), 1);
+		break;
+	case KT_STATUS_UNANSWERED:
+		kt_inc(kt_series(m->unanswered, (const char *const[]){ api, broker }), 1);
+		break;
+	}
+}
+
+void kt_km_conn(struct kt_kmetrics *m, const struct kt_conn *c, bool opened)
+{
+	struct kt_series *s = kt_series(m->connections,
+					(const char *const[]){ broker_of(m, c) });
+
+	kt_inc(s, opened ? 1 : -1);
+}
+
+void kt_km_sync(struct kt_kmetrics *m, const uint64_t *k, const struct kt_agent_stats *st)
+{
+	static const struct { int idx; const char *reason; } mal[] = {
+		{ KT_C_MAL_SIZE, "size" },
+		{ KT_C_MAL_API_KEY, "api_key" },
+		{ KT_C_MAL_VERSION, "api_version" },
+		{ KT_C_MAL_CORR_ID, "correlation_id" },
+		{ KT_C_MAL_CLIENT_ID, "client_id" },
+	};
+	size_t i;
+
+	if (k) {
+		kt_set(kt_series(m->lost, NULL), k[KT_C_RB_FAIL]);
+		kt_set(kt_series(m->resyncs, NULL), k[KT_C_RESYNCS]);
+		kt_set(kt_series(m->gaps, NULL), k[KT_C_GAPS]);
+		kt_set(kt_series(m->packets, NULL), k[KT_C_PACKETS]);
+		kt_set(kt_series(m->retrans, NULL), k[KT_C_RETRANS] + k[KT_C_OVERLAPS]);
+		for (i = 0; i < ARRAY_SIZE(mal); i++)
+			kt_set(kt_series(m->malformed, (const char *const[]){ mal[i].reason }),
+			       k[mal[i].idx]);
+	}
+	if (st) {
+		kt_set(kt_series(m->pending_evictions, NULL), st->pending_evictions);
+		kt_set(kt_series(m->conn_evictions, NULL), st->conn_evictions);
+		kt_set(kt_series(m->unmatched, NULL), st->unmatched_responses);
+	}
+}
+
+char *kt_km_render(struct kt_kmetrics *m, bool openmetrics, size_t *len)
+{
+	return kt_reg_render(m->reg, openmetrics, len);
+}
+
+struct kt_registry *kt_km_registry(struct kt_kmetrics *m)
+{
+	return m->reg;
+}
