@@ -94,6 +94,7 @@ bench: all
 # Regenerate the code derived from Kafka's specs (committed; see README).
 gen:
 	$(PYTHON) tools/gen_apis.py $(SPECS) user/kafka_apis_gen.c
+	$(PYTHON) tools/gen_structure.py $(SPECS) user/structure_gen.c
 
 clean:
 	$(call msg,CLEAN)

@@ -22,6 +22,8 @@
 #define KT_MAX_STEPS (1 << 17)	/* frames+chunks per skb; 512 KiB of tiny frames */
 #endif
 
+#define KT_CAP_WALK 0xffffffffu	/* capture_len(): STRUCTURE was asked */
+
 /* Loader knobs. */
 const volatile __u8 broker_filter = 0;	/* only addresses in `brokers` */
 const volatile __u8 any_l3_iface = 0;	/* some interface lacks Ethernet */
@@ -45,15 +47,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct walk {
 	struct __sk_buff *skb;
 	struct kt_stream *st;
-	struct scratch *sc;
-	struct stream_key *key;
-	struct kt_ev_hdr *eh;		/* template for records */
-	__u32	seg_seq;		/* seq of the segment's first payload byte */
-	__u32	seg_end;
-	__u32	p;			/* current position (seq) */
-	__u32	payload_off;		/* skb offset of seg_seq */
-	__u8	resyncing;		/* the next head decides a resync */
-	__u8	resynced;		/* a resync succeeded in this segment */
+	struct scratch *sc;		/* also holds the stream key and record template */
+	/*
+	 * Never NULL (the verifier widens a NULL kept across bpf_loop steps
+	 * into an unknown scalar): "none" is the zeroed walker and program of
+	 * the scratch area, with wk->valid == 0.
+	 */
+	struct walker *wk;		/* STRUCTURE walk of the current frame */
+	const struct kt_sprog *sp;	/* and its program */
+	struct wseg seg;		/* positions: scalars, shared with global functions */
+	__u32	wflush_to;		/* walk: send kept bytes up to here */
+	__u16	wlast;			/* walk: flags of the final chunk */
+	__u8	wdone;			/* walk: this segment's part is walked */
 };
 
 static __always_inline __s32 seq_diff(__u32 a, __u32 b)
@@ -98,18 +103,18 @@ static __always_inline void emit_stream_ev(struct kt_ev_hdr *eh, __u8 type,
  * Sends sc->data with `len` bytes of payload. The caller filled data[] (from
  * the skb or from the assembled head).
  */
-static __always_inline void emit_data(struct walk *w, __u32 offset, __u32 len,
-				      __u16 flags)
+static __always_inline void emit_data(struct scratch *sc, __u32 frame_seq, __u32 offset,
+				      __u32 len, __u16 flags, __u32 walk_info)
 {
-	struct kt_ev_data *d = &w->sc->data;
+	struct kt_ev_data *d = &sc->data;
 
-	d->h = *w->eh;
+	d->h = sc->eh;
 	d->h.type = KT_EV_DATA;
-	d->frame_seq = w->st->frame_seq;
+	d->frame_seq = frame_seq;
 	d->offset = offset;
 	d->len = len;
 	d->flags = flags;
-	d->_pad = 0;
+	d->walk_info = walk_info;
 	barrier_var(len);
 	len &= KT_CHUNK_MAX * 2 - 1;
 	if (len > KT_CHUNK_MAX)
@@ -135,23 +140,25 @@ static __always_inline __u32 capture_len(__s16 api_key, __u8 dir, __u32 frame_le
 	limit = dir == KT_DIR_REQ ? pol->req_limit : pol->resp_limit;
 	if (mode == KT_CAP_HEADER)
 		return 0;
+	if (mode == KT_CAP_STRUCTURE)
+		return KT_CAP_WALK;	/* the caller looks for a walk program */
 	return limit < frame_len ? limit : frame_len;
 }
 
-static __always_inline void emit_frame(struct walk *w, struct head *hd,
-				       __u32 frame_seq, __u32 cap)
+static __always_inline void emit_frame(struct scratch *sc, struct kt_stream *st,
+				       struct head *hd, __u32 cap)
 {
 	struct kt_ev_frame *ev;
-	int i;
+	__u32 n;
 
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		cnt_inc(KT_C_RB_FAIL);
 		return;
 	}
-	ev->h = *w->eh;
-	ev->h.type = w->st->dir == KT_DIR_REQ ? KT_EV_REQUEST : KT_EV_RESPONSE;
-	ev->frame_seq = frame_seq;
+	ev->h = sc->eh;
+	ev->h.type = st->dir == KT_DIR_REQ ? KT_EV_REQUEST : KT_EV_RESPONSE;
+	ev->frame_seq = st->frame_seq;
 	ev->size = hd->size;
 	ev->api_key = hd->api_key;
 	ev->api_version = hd->api_version;
@@ -162,34 +169,44 @@ static __always_inline void emit_frame(struct walk *w, struct head *hd,
 	ev->_pad = 0;
 	ev->capture_len = cap;
 	ev->_pad2 = 0;
-#pragma unroll
-	for (i = 0; i < KT_CLIENT_ID_MAX; i++)
-		ev->client_id[i] = i < hd->client_id_len ? w->sc->head[(14 + i) & HEAD_MASK] : 0;
+	/* The client_id's bytes and zeros after them: nothing else of the head. */
+	__builtin_memset(ev->client_id, 0, KT_CLIENT_ID_MAX);
+	n = hd->client_id_len > 0 ? hd->client_id_len : 0;
+	barrier_var(n);
+	n &= 2 * KT_CLIENT_ID_MAX - 1;
+	if (n > KT_CLIENT_ID_MAX)
+		n = KT_CLIENT_ID_MAX;
+	bpf_probe_read_kernel(ev->client_id, n, &sc->head[14]);
 	bpf_ringbuf_submit(ev, rb_flags());
-	cnt_inc(w->st->dir == KT_DIR_REQ ? KT_C_REQUESTS : KT_C_RESPONSES);
+	cnt_inc(st->dir == KT_DIR_REQ ? KT_C_REQUESTS : KT_C_RESPONSES);
 }
 
+#include "structure.bpf.h"
+
 /*
- * At a frame start (w->p >= st->frame_end): assemble the head, parse it,
- * report the frame. Returns 1 to stop walking this segment.
+ * At a frame start (ws->p >= st->frame_end): assemble the head, parse it,
+ * report the frame. Returns 1 to stop walking this segment. A global
+ * function: verified once on its own, not once per state of its caller.
  */
-static __always_inline int head_step(struct walk *w)
+__attribute__((noinline)) int kt_head_step(struct __sk_buff *skb, struct kt_stream *st,
+					   struct scratch *sc, struct wseg *ws)
 {
-	struct kt_stream *st = w->st;
-	struct scratch *sc = w->sc;
-	__u32 carried = w->p - st->frame_end;
-	__u32 avail = w->seg_end - w->p;
-	__u32 room, n_load, n, cap, frame_len;
+	__u32 carried, avail;
+	__u32 room, n_load, n, cap, frame_len, send;
 	struct inflight_key ik;
 	struct inflight_val *iv;
 	struct head hd = {};
 	struct carry *cr;
 	int r;
 
+	if (!skb || !st || !sc || !ws)
+		return 1;
+	carried = ws->p - st->frame_end;
+	avail = ws->seg_end - ws->p;
 	if (carried >= KT_HEAD_MAX)
 		goto lost;
 	if (carried) {
-		cr = bpf_map_lookup_elem(&carry, w->key);
+		cr = bpf_map_lookup_elem(&carry, &sc->key);
 		if (!cr)
 			goto lost;	/* evicted: the head is gone */
 		__builtin_memcpy(sc->head, cr->head, KT_HEAD_MAX);
@@ -202,33 +219,33 @@ static __always_inline int head_step(struct walk *w)
 		goto lost;
 	/* barrier_var: clang must not drop the masks the verifier needs. */
 	barrier_var(carried);
-	if (bpf_skb_load_bytes(w->skb, w->payload_off + (w->p - w->seg_seq),
+	if (bpf_skb_load_bytes(skb, ws->payload_off + (ws->p - ws->seg_seq),
 			       &sc->head[carried & (KT_HEAD_MAX - 1)], n_load))
 		goto lost;
 	n = carried + n_load;
 
 	if (st->dir == KT_DIR_REQ)
-		r = parse_req_head(sc->head, n, &hd, w->resyncing);
+		r = parse_req_head(sc->head, n, &hd, ws->resyncing);
 	else
-		r = parse_resp_head(sc->head, n, &hd, w->resyncing);
+		r = parse_resp_head(sc->head, n, &hd, ws->resyncing);
 
 	if (r == HEAD_NEED_MORE) {
-		if (w->resyncing)
+		if (ws->resyncing)
 			return 1;	/* a resync wants the head in one segment */
-		if (bpf_map_update_elem(&carry, w->key, sc->head, BPF_ANY))
+		if (bpf_map_update_elem(&carry, &sc->key, sc->head, BPF_ANY))
 			goto lost;
 		cnt_inc(KT_C_CARRIES);
-		w->p = w->seg_end;
+		ws->p = ws->seg_end;
 		return 1;
 	}
 	if (r == HEAD_BAD) {
-		if (!w->resyncing)
+		if (!ws->resyncing)
 			cnt_inc(hd.bad_counter);
 		goto lost;
 	}
 
 	__builtin_memset(&ik, 0, sizeof(ik));
-	ik.conn = w->eh->conn;
+	ik.conn = sc->eh.conn;
 	ik.correlation_id = hd.correlation_id;
 	if (st->dir == KT_DIR_RESP) {
 		iv = bpf_map_lookup_elem(&inflight, &ik);
@@ -237,28 +254,41 @@ static __always_inline int head_step(struct walk *w)
 			hd.api_version = iv->api_version;
 			hd.flags |= KT_FF_API_KNOWN;
 			bpf_map_delete_elem(&inflight, &ik);
-		} else if (w->resyncing) {
+		} else if (ws->resyncing) {
 			return 1;	/* responses resync on a request in flight only */
 		} else {
 			cnt_inc(KT_C_RESP_UNMATCHED);
 		}
 	}
-	if (w->resyncing) {
+	if (ws->resyncing) {
 		hd.flags |= KT_FF_RESYNC;
-		w->resyncing = 0;
-		w->resynced = 1;
+		ws->resyncing = 0;
+		ws->resynced = 1;
 	}
 
 	frame_len = hd.size + 4;
 	st->frame_seq = st->frame_end;
 	st->frame_end = st->frame_seq + frame_len;
 	cap = capture_len(hd.api_key, st->dir, frame_len);
+	st->structure = 0;
+	if (cap == KT_CAP_WALK) {
+		struct kt_sprog_key sk = {
+			.api_key = hd.api_key,
+			.api_version = hd.api_version,
+			.dir = st->dir,
+		};
+
+		/* Without a program for this version nothing is captured. */
+		cap = bpf_map_lookup_elem(&sprogs, &sk) ? frame_len : 0;
+		if (cap)
+			hd.flags |= KT_FF_STRUCTURE;
+	}
 	st->cap_end = st->frame_seq + cap;
 	if (hd.api_key == KT_API_SASL_AUTHENTICATE) {
 		hd.flags |= KT_FF_SASL_REDACTED;
 		cnt_inc(KT_C_SASL_REDACTED);
 	}
-	emit_frame(w, &hd, st->frame_seq, cap);
+	emit_frame(sc, st, &hd, cap);
 	if (hd.api_key == KT_API_SASL_AUTHENTICATE)
 		__builtin_memset(sc->head, 0, sizeof(sc->head));
 	if (st->dir == KT_DIR_REQ) {
@@ -269,22 +299,25 @@ static __always_inline int head_step(struct walk *w)
 
 		bpf_map_update_elem(&inflight, &ik, &v, BPF_ANY);
 	}
+	send = carried < cap ? carried : cap;
+	if (hd.flags & KT_FF_STRUCTURE)
+		send = struct_begin(sc, st, &hd, carried);
 	if (carried) {
 		/* The carried bytes are the frame's first: capture them from the head. */
-		if (cap) {
-			__u32 len = carried < cap ? carried : cap;
+		if (send) {
+			__u32 len = send;
 
-			__builtin_memcpy(w->sc->data.data, sc->head, KT_HEAD_MAX);
-			emit_data(w, 0, len, len == cap ? KT_DF_LAST |
-				  (cap < frame_len ? KT_DF_TRUNCATED : 0) : 0);
+			__builtin_memcpy(sc->data.data, sc->head, KT_HEAD_MAX);
+			emit_data(sc, st->frame_seq, 0, len, len == cap ? KT_DF_LAST |
+				  (cap < frame_len ? KT_DF_TRUNCATED : 0) : 0, 0);
 		}
-		bpf_map_delete_elem(&carry, w->key);
+		bpf_map_delete_elem(&carry, &sc->key);
 	}
 	return 0;
 
 lost:
 	st->state = KT_ST_UNSYNC;
-	w->p = w->seg_end;
+	ws->p = ws->seg_end;
 	return 1;
 }
 
@@ -292,19 +325,35 @@ lost:
 static __always_inline void body_step(struct walk *w)
 {
 	struct kt_stream *st = w->st;
-	__u32 end = seq_min(w->seg_end, st->frame_end);
+	__u32 end = seq_min(w->seg.seg_end, st->frame_end);
 	__u32 n, cend;
 	__u16 flags = 0;
 
-	if (seq_diff(st->cap_end, w->p) <= 0) {
-		w->p = end;
+	if (st->structure) {
+		if (!w->wk->valid || w->wk->frame_seq != st->frame_seq) {
+			/* A walk that began in an earlier segment. */
+			struct walker *wk = bpf_map_lookup_elem(&walks, &w->sc->key);
+			const struct kt_sprog *sp = wk ? bpf_map_lookup_elem(&sprogs, &wk->key) : NULL;
+
+			if (wk && sp) {
+				w->wk = wk;
+				w->sp = sp;
+			}
+			w->wdone = 0;
+		}
+		struct_step(w);
+		return;
+	}
+
+	if (seq_diff(st->cap_end, w->seg.p) <= 0) {
+		w->seg.p = end;
 		return;
 	}
 	cend = seq_min(end, st->cap_end);
-	n = cend - w->p;
+	n = cend - w->seg.p;
 	if (n > KT_CHUNK_MAX) {
 		n = KT_CHUNK_MAX;
-		cend = w->p + n;
+		cend = w->seg.p + n;
 	}
 	if (cend == st->cap_end) {
 		flags |= KT_DF_LAST;
@@ -314,24 +363,25 @@ static __always_inline void body_step(struct walk *w)
 	barrier_var(n);
 	n &= 2 * KT_CHUNK_MAX - 1;
 	if (n == 0 || n > KT_CHUNK_MAX ||
-	    bpf_skb_load_bytes(w->skb, w->payload_off + (w->p - w->seg_seq),
+	    bpf_skb_load_bytes(w->skb, w->seg.payload_off + (w->seg.p - w->seg.seg_seq),
 			       w->sc->data.data, n)) {
-		w->p = end;	/* cannot happen: the bytes are in this skb */
+		w->seg.p = end;	/* cannot happen: the bytes are in this skb */
 		return;
 	}
-	emit_data(w, w->p - st->frame_seq, n, flags);
-	w->p = cend;
+	emit_data(w->sc, st->frame_seq, w->seg.p - st->frame_seq, n, flags, 0);
+	w->seg.p = cend;
 }
 
 static long walk_step(__u32 idx, void *ctx)
 {
 	struct walk *w = ctx;
 
-	if (seq_diff(w->seg_end, w->p) <= 0)
+	if (seq_diff(w->seg.seg_end, w->seg.p) <= 0)
 		return 1;
-	if (seq_diff(w->st->frame_end, w->p) <= 0 && head_step(w))
+	if (seq_diff(w->st->frame_end, w->seg.p) <= 0 &&
+	    kt_head_step(w->skb, w->st, w->sc, &w->seg))
 		return 1;
-	if (seq_diff(w->seg_end, w->p) > 0 && seq_diff(w->st->frame_end, w->p) > 0)
+	if (seq_diff(w->seg.seg_end, w->seg.p) > 0 && seq_diff(w->st->frame_end, w->seg.p) > 0)
 		body_step(w);
 	return 0;
 }
@@ -429,12 +479,12 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 		w.skb = skb;
 		w.st = st;
 		w.sc = sc;
-		w.key = key;
-		w.eh = eh;
-		w.seg_seq = seg_seq;
-		w.seg_end = seg_seq + pk->payload_len;
-		w.payload_off = pk->payload_off;
-		w.p = seg_seq;
+		w.wk = &sc->walker;
+		w.sp = &sc->noprog;
+		w.seg.seg_seq = seg_seq;
+		w.seg.seg_end = seg_seq + pk->payload_len;
+		w.seg.payload_off = pk->payload_off;
+		w.seg.p = seg_seq;
 
 		if (st->state == KT_ST_SYNC) {
 			__s32 d = seq_diff(seg_seq, st->next_seq);
@@ -445,33 +495,33 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 				emit_stream_ev(eh, KT_EV_GAP, st->next_seq, 0);
 				st->state = KT_ST_UNSYNC;
 				bpf_map_delete_elem(&carry, key);
-			} else if (seq_diff(w.seg_end, st->next_seq) <= 0) {
+			} else if (seq_diff(w.seg.seg_end, st->next_seq) <= 0) {
 				cnt_inc(KT_C_RETRANS);
 				goto out;
 			} else if (d < 0) {
 				cnt_inc(KT_C_OVERLAPS);
-				w.p = st->next_seq;
+				w.seg.p = st->next_seq;
 			}
 		}
 		if (st->state != KT_ST_SYNC) {
 			/* Try the segment start as a frame start. */
 			st->state = KT_ST_SYNC;
 			st->frame_end = st->frame_seq = st->cap_end = seg_seq;
-			w.resyncing = 1;
+			w.seg.resyncing = 1;
 		}
 
 		bpf_loop(KT_MAX_STEPS, walk_step, &w, 0);
 
-		if (w.resyncing) {
+		if (w.seg.resyncing) {
 			st->state = KT_ST_UNSYNC;	/* no plausible head here */
 			cnt_inc(KT_C_UNSYNC_SKIPPED);
-		} else if (seq_diff(w.seg_end, w.p) > 0) {
+		} else if (seq_diff(w.seg.seg_end, w.seg.p) > 0) {
 			cnt_inc(KT_C_STEP_BUDGET);
 			st->state = KT_ST_UNSYNC;
 		}
-		if (w.resynced)
+		if (w.seg.resynced)
 			cnt_inc(KT_C_RESYNCS);
-		st->next_seq = w.seg_end;
+		st->next_seq = w.seg.seg_end;
 	}
 out:
 	if (pk->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))

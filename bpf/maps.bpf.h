@@ -39,7 +39,8 @@ struct kt_stream {
 	__u32	cap_end;	/* capture of the current frame stops here */
 	__u8	state;		/* enum kt_stream_state */
 	__u8	dir;		/* enum kt_dir */
-	__u16	_pad;
+	__u8	structure;	/* the current frame is walked (STRUCTURE capture) */
+	__u8	_pad;
 };
 
 struct carry {
@@ -56,11 +57,66 @@ struct inflight_val {
 	__s16	api_version;
 };
 
+
+
+enum walk_state {
+	W_OPS = 0,	/* interpret the op at pc */
+	W_TAGS,		/* in a tagged-fields section: next (tag, size) */
+	W_BATCH,	/* in records: at a batch start (or the blob's end) */
+	W_KEEP,		/* keep bytes until `until`, then next_state */
+	W_SKIP,		/* (a W_KEEP's next_state: skip to skip_to after it) */
+	W_HOLE,		/* the kept run is being sent; then skip to skip_to */
+	W_DONE,		/* the body ended where the frame ends */
+	W_FAILED,	/* off schema: the rest of the frame is not kept */
+	W_SENT,		/* done or failed, and said so */
+};
+
+/* The segment being walked: scalars only (a global function's argument). */
+struct wseg {
+	__u32	seg_seq;	/* seq of the segment's first payload byte */
+	__u32	seg_end;
+	__u32	payload_off;	/* skb offset of seg_seq */
+	__u32	p;		/* the tracker's position (seq) */
+	__u8	resyncing;	/* the next head decides a resync */
+	__u8	resynced;	/* a resync succeeded in this segment */
+	__u16	_pad;
+};
+
+#define WALK_CARRY 128	/* a whole frame head can precede the body */
+
+/* One STRUCTURE walk in progress, per stream (see bpf/structure.bpf.h). */
+struct walker {
+	__u32	frame_seq;	/* the frame walked; a mismatch means stale */
+	__u32	frame_end;
+	__u32	pos;		/* cursor */
+	__u32	keep_from;	/* start of the kept run not yet sent */
+	__u32	until;		/* W_KEEP / W_SKIP target */
+	__u32	skip_to;	/* W_KEEP of a batch header: then skip to here */
+	__u32	rec_end;	/* end of the current records blob */
+	__u32	carry_seq;	/* seq of carry[0] */
+	__u32	count[KT_WALK_DEPTH];
+	__u32	tags_left;
+	__u16	pc;
+	__u8	depth;
+	__u8	state;		/* enum walk_state */
+	__u8	next_state;	/* after W_KEEP */
+	__u8	after_hole;	/* the next chunk sent follows skipped bytes */
+	__u8	carry_off;	/* carry[carry_off, carry_len) = bytes [pos, seg start) */
+	__u8	carry_len;
+	__u8	valid;		/* 0 in the dummy that stands for "no walk" */
+	__u8	fail_state;	/* where it failed, for the final chunk */
+	__u16	fail_pc;
+	struct kt_sprog_key key;
+	__u8	carry[2 * WALK_CARRY];	/* twice: masked offset + length stay inside */
+};
+
 /* Per-CPU work area: frame heads and capture chunks are assembled here. */
 struct scratch {
 	__u8	head[2 * KT_HEAD_MAX];	/* twice the need: masked indexes stay inside */
 	struct stream_key key;		/* here, not on the 512-byte stack */
 	struct kt_ev_hdr eh;		/* template of this packet's records */
+	struct walker walker;		/* zeroed: template of new walks, and "no walk" */
+	struct kt_sprog noprog;		/* zeroed: "no program" */
 	struct kt_ev_data data;
 };
 
@@ -107,6 +163,23 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kt_policy);
 } policy SEC(".maps");
+
+/* STRUCTURE walk programs, loaded by the agent from the specs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct kt_sprog_key);
+	__type(value, struct kt_sprog);
+} sprogs SEC(".maps");
+
+/* Walks in progress. Write-only for syscalls: the carry holds frame bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_WRONLY);
+	__type(key, struct stream_key);
+	__type(value, struct walker);
+} walks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -49,10 +49,13 @@ enum kt_cap_mode {
 #define KT_FF_API_KNOWN		0x0004	/* response: api_key/version from in-flight map */
 #define KT_FF_CAPTURE		0x0008	/* KT_EV_DATA records follow for this frame */
 #define KT_FF_SASL_REDACTED	0x0010	/* capture suppressed: SaslAuthenticate */
+#define KT_FF_STRUCTURE		0x0020	/* STRUCTURE capture: DATA skips record bodies */
 
 /* Flags in kt_ev_data.flags. */
 #define KT_DF_LAST		0x0001	/* last captured chunk of the frame */
 #define KT_DF_TRUNCATED		0x0002	/* capture stopped before the frame end */
+#define KT_DF_AFTER_HOLE	0x0004	/* STRUCTURE: record bytes were skipped before this */
+#define KT_DF_WALK_FAILED	0x0008	/* STRUCTURE: the frame did not follow its schema */
 
 /* Flags in kt_ev_close.flags. */
 #define KT_CF_FIN		0x0001
@@ -109,7 +112,7 @@ struct kt_ev_data {
 	__u32	offset;			/* from the frame's first (size) byte */
 	__u16	len;
 	__u16	flags;			/* KT_DF_* */
-	__u32	_pad;
+	__u32	walk_info;		/* KT_DF_WALK_FAILED: pc << 16 | walk state */
 	__u8	data[KT_CHUNK_MAX];	/* only `len` bytes are sent */
 };
 _Static_assert(sizeof(struct kt_ev_data) == 56 + 16 + KT_CHUNK_MAX,
@@ -133,6 +136,54 @@ struct kt_policy {
 	__u32	resp_limit;
 };
 _Static_assert(sizeof(struct kt_policy) == 12, "kt_policy is a wire format");
+
+/*
+ * STRUCTURE capture walks a frame's body with a small program generated
+ * from the specs (tools/gen_structure.py): every field's bytes are kept,
+ * record bodies are skipped and of each record batch only its header is
+ * kept: the first 61 bytes (magic 2) or 18 bytes (legacy magic 0/1).
+ */
+enum kt_sop {
+	KT_SOP_END = 0,		/* the body ends here */
+	KT_SOP_SKIP,		/* arg bytes of fixed-size fields */
+	KT_SOP_STR16,		/* int16 length (-1 null), then the bytes */
+	KT_SOP_CSTR,		/* uvarint length + 1 (0 null), then the bytes */
+	KT_SOP_BYTES32,		/* int32 length (-1 null), then the bytes */
+	KT_SOP_CBYTES,		/* uvarint length + 1 (0 null), then the bytes */
+	KT_SOP_ARR32,		/* int32 count (-1 null); arg: pc after its ARR_END */
+	KT_SOP_CARR,		/* uvarint count + 1 (0 null); arg: pc after its ARR_END */
+	KT_SOP_ARR_END,		/* arg: pc of the element's first op */
+	KT_SOP_TAGGED,		/* tagged fields: uvarint n, n x (tag, size, bytes) */
+	KT_SOP_RECORDS32,	/* int32 length (-1 null), then record batches */
+	KT_SOP_CRECORDS,	/* uvarint length + 1 (0 null), then record batches */
+};
+
+#define KT_SPROG_MAX		64	/* a power of two: pc & (KT_SPROG_MAX - 1) */
+#define KT_WALK_DEPTH		4	/* nested arrays */
+#define KT_BATCH_HEADER		61	/* magic 2 record batch header */
+#define KT_LEGACY_HEADER	18	/* magic 0/1: offset, size, crc, magic, attributes */
+
+struct kt_sop_insn {
+	__u8	op;			/* enum kt_sop */
+	__u8	_pad;
+	__u16	arg;
+};
+
+/* Map `sprogs` value, keyed by struct kt_sprog_key. */
+struct kt_sprog {
+	__u16	len;
+	__u16	_pad;
+	struct kt_sop_insn ops[KT_SPROG_MAX];
+};
+_Static_assert(sizeof(struct kt_sprog) == 4 + 4 * KT_SPROG_MAX, "kt_sprog is a wire format");
+
+struct kt_sprog_key {
+	__u8	api_key;
+	__u8	api_version;
+	__u8	dir;			/* enum kt_dir */
+	__u8	_pad;
+};
+_Static_assert(sizeof(struct kt_sprog_key) == 4, "kt_sprog_key is a wire format");
 
 /* Read-only config, set by the loader before load (rodata). */
 struct kt_api_range {
@@ -174,6 +225,8 @@ enum kt_counter {
 	KT_C_RESP_UNMATCHED,	/* responses with no request in flight */
 	KT_C_CLOSES,		/* FIN/RST seen */
 	KT_C_SASL_REDACTED,	/* SaslAuthenticate frames kept header-only */
+	KT_C_WALK_FAILED,	/* STRUCTURE walks that met a frame off its schema */
+	KT_C_WALK_BATCHES,	/* record batch headers kept by STRUCTURE walks */
 	KT_C_MAX,
 };
 

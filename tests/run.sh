@@ -25,12 +25,14 @@ TESTS=(
 	"unit-agent      $TESTBIN/agent_test"
 	"bpf-testrun     $TESTBIN/bpf_test"
 	"bpf-gso         $TESTBIN/gso_test"
+	"bpf-structure   $TESTBIN/structure_test"
 	"replay-real     tests/replay_real.py"
 	"cli             tests/cli_test.sh"
 	"live-lo         tests/live_test.py lo"
 	"live-veth       tests/live_test.py veth"
 	"live-midstream  tests/live_test.py midstream"
 	"prometheus      tests/prom_test.py"
+	"live-top        tests/top_test.sh"
 )
 
 pass=0 fail=0 skip=0 failed=()

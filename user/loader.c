@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "kafka_apis.h"
 #include "loader.h"
+#include "structure.h"
 #include "kafkatap.skel.h"	/* after kafkatap.h: rodata uses its types */
 #include "tc.h"
 
@@ -38,6 +39,8 @@ static const char *const counter_names[KT_C_MAX] = {
 	[KT_C_RESP_UNMATCHED] = "responses_unmatched",
 	[KT_C_CLOSES] = "closes",
 	[KT_C_SASL_REDACTED] = "sasl_redacted",
+	[KT_C_WALK_FAILED] = "structure_walks_failed",
+	[KT_C_WALK_BATCHES] = "structure_batch_headers",
 };
 
 const char *kt_counter_name(int idx)
@@ -162,6 +165,19 @@ static int configure_maps(struct kt_bpf *b, const struct kt_load_opts *o)
 	}
 	for (k = 0; k < KT_API_MAX; k++) {
 		err = kt_bpf_set_policy(b, k, &o->policy[k]);
+		if (err)
+			return err;
+	}
+	/* STRUCTURE walk programs, generated from the specs. */
+	for (i = 0; i < kt_nsprogs; i++) {
+		struct kt_sprog_key key = {
+			.api_key = kt_sprogs[i].api_key,
+			.api_version = kt_sprogs[i].api_version,
+			.dir = kt_sprogs[i].dir,
+		};
+
+		err = bpf_map__update_elem(s->maps.sprogs, &key, sizeof(key),
+					   &kt_sprogs[i].prog, sizeof(kt_sprogs[i].prog), BPF_ANY);
 		if (err)
 			return err;
 	}
