@@ -81,9 +81,10 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory tests-build
 	$(Q)tests/run.sh
 
+# make demo DURATION=20 stops by itself after 20 s.
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)tools/demo.sh
+	$(Q)tools/demo.sh $(DURATION)
 
 deps:
 	$(Q)tools/install-deps.sh

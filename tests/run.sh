@@ -33,6 +33,7 @@ TESTS=(
 	"live-midstream  tests/live_test.py midstream"
 	"prometheus      tests/prom_test.py"
 	"live-top        tests/top_test.sh"
+	"demo            tests/demo_test.sh"
 )
 
 pass=0 fail=0 skip=0 failed=()

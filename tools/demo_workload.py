@@ -37,7 +37,9 @@ def consumer(bootstrap, client_id, group, topic, delay):
     c = Consumer({"bootstrap.servers": bootstrap, "client.id": client_id,
                   "group.id": group, "auto.offset.reset": "earliest",
                   "enable.auto.commit": True, "auto.commit.interval.ms": 1000,
-                  "fetch.max.bytes": 1 << 16, "queued.max.messages.kbytes": 64})
+                  "fetch.max.bytes": 1 << 20, "message.max.bytes": 1 << 20,
+                  "max.partition.fetch.bytes": 1 << 14, "queued.max.messages.kbytes": 64,
+                  "session.timeout.ms": 6000})
     c.subscribe([topic])
     while not stop.is_set():
         m = c.poll(0.2)
@@ -64,7 +66,7 @@ def main():
     while not stop.is_set():
         stop.wait(0.5)
     for t in threads:
-        t.join(10)
+        t.join(5)
 
 
 if __name__ == "__main__":
