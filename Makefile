@@ -16,7 +16,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -I/usr/include/$(MULTIARCH)
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror \
-	-std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) \
+	-std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Iuser/codec -I$(OUTPUT) \
 	-DKAFKATAP_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
 LDLIBS := -lbpf -lelf -lz -lpcap -lmicrohttpd -lncursesw -lm -lpthread
 
@@ -30,12 +30,16 @@ endif
 
 BPF_SRCS := bpf/kafkatap.bpf.c
 USER_SRCS := $(wildcard user/*.c)
-USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+CODEC_SRCS := $(wildcard user/codec/*.c)
+CODEC_OBJS := $(patsubst user/codec/%.c,$(OUTPUT)/user/codec/%.o,$(CODEC_SRCS))
+# The codec's encoders are for tests only: a second build of it has them.
+CODEC_ENC_OBJS := $(patsubst user/codec/%.c,$(OUTPUT)/codec-enc/%.o,$(CODEC_SRCS))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) $(CODEC_OBJS)
 LIB_OBJS := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
 SKEL := $(OUTPUT)/kafkatap.skel.h
 TESTS := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(wildcard tests/*.c))
 TOOLS := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(wildcard tools/*.c))
-DEPS := $(USER_OBJS:.o=.d) $(OUTPUT)/kafkatap.bpf.d \
+DEPS := $(USER_OBJS:.o=.d) $(CODEC_ENC_OBJS:.o=.d) $(OUTPUT)/kafkatap.bpf.d \
 	$(patsubst %,%.d,$(TESTS)) $(patsubst %,%.d,$(TOOLS))
 
 .DELETE_ON_ERROR:
@@ -43,7 +47,7 @@ DEPS := $(USER_OBJS:.o=.d) $(OUTPUT)/kafkatap.bpf.d \
 
 all: kafkatap $(TOOLS)
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools:
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/user/codec $(OUTPUT)/codec-enc $(OUTPUT)/tests $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/kafkatap.tmp.bpf.o: bpf/kafkatap.bpf.c | $(OUTPUT)
@@ -62,6 +66,14 @@ $(OUTPUT)/user/%.o: user/%.c $(SKEL) | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(OUTPUT)/user/codec/%.o: user/codec/%.c | $(OUTPUT)/user/codec
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/codec-enc/%.o: user/codec/%.c | $(OUTPUT)/codec-enc
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -DKC_WITH_ENCODERS -MMD -MP -c $< -o $@
+
 kafkatap: $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
@@ -69,6 +81,11 @@ kafkatap: $(USER_OBJS)
 $(OUTPUT)/tests/%: tests/%.c $(LIB_OBJS) $(SKEL) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP -MF $@.d $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+# Round trips need the encoders: link the codec built with them.
+$(OUTPUT)/tests/codec_test: tests/codec_test.c $(CODEC_ENC_OBJS) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -DKC_WITH_ENCODERS -Itests -MMD -MP -MF $@.d $< $(CODEC_ENC_OBJS) -lcmocka -o $@
 
 $(OUTPUT)/tools/%: tools/%.c | $(OUTPUT)/tools
 	$(call msg,TOOL,$@)

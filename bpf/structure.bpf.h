@@ -375,7 +375,8 @@ static __always_inline int wbatch(struct __sk_buff *skb, const struct wseg *w, s
 	len = be32(b + 8);
 	if (b[16] == 2 && len >= KT_BATCH_HEADER - 12) {
 		keep = KT_BATCH_HEADER;
-	} else if (b[16] < 2 && len >= 14) {
+	} else if (b[16] < 2 && len >= (b[16] ? 22 : 14)) {
+		/* Legacy message set: a message is at least 14 (magic 0) or 22 bytes. */
 		keep = KT_LEGACY_HEADER;
 	} else {
 		wfail(wk);

@@ -23,6 +23,7 @@ fi
 # name, command: in the order they run.
 TESTS=(
 	"unit-agent      $TESTBIN/agent_test"
+	"unit-codec      $TESTBIN/codec_test"
 	"bpf-testrun     $TESTBIN/bpf_test"
 	"bpf-gso         $TESTBIN/gso_test"
 	"bpf-structure   $TESTBIN/structure_test"
