@@ -71,13 +71,8 @@ static __always_inline __u32 seq_min(__u32 a, __u32 b)
 	return seq_diff(a, b) < 0 ? a : b;
 }
 
-static __always_inline bool is_broker_port(__u16 port)
+static __always_inline bool port_set(const struct port_bitmap *pb, __u16 port)
 {
-	__u32 zero = 0;
-	struct port_bitmap *pb = bpf_map_lookup_elem(&ports, &zero);
-
-	if (!pb)
-		return false;
 	return pb->bits[(port >> 6) & (KT_PORT_WORDS - 1)] & (1ULL << (port & 63));
 }
 
@@ -531,8 +526,10 @@ out:
 SEC("tc")
 int kafkatap_tc(struct __sk_buff *skb)
 {
+	struct kt_counters *c;
+	struct port_bitmap *pb;
 	struct pkt pk = {};
-	__u32 l2 = 14;
+	__u32 l2 = 14, zero = 0;
 	__u8 dir;
 
 	if (any_l3_iface) {
@@ -544,9 +541,12 @@ int kafkatap_tc(struct __sk_buff *skb)
 	}
 	if (parse_pkt(skb, l2, &pk))
 		return TC_ACT_UNSPEC;
-	if (is_broker_port(pk.dport))
+	pb = bpf_map_lookup_elem(&ports, &zero);
+	if (!pb)
+		return TC_ACT_UNSPEC;
+	if (port_set(pb, pk.dport))
 		dir = KT_DIR_REQ;
-	else if (is_broker_port(pk.sport))
+	else if (port_set(pb, pk.sport))
 		dir = KT_DIR_RESP;
 	else
 		return TC_ACT_UNSPEC;
@@ -557,8 +557,14 @@ int kafkatap_tc(struct __sk_buff *skb)
 		if (!bpf_map_lookup_elem(&brokers, &ak))
 			return TC_ACT_UNSPEC;
 	}
-	cnt_inc(KT_C_PACKETS);
-	cnt_add(KT_C_PAYLOAD_BYTES, pk.payload_len);
+	c = bpf_map_lookup_elem(&counters, &zero);
+	if (c) {
+		c->c[KT_C_PACKETS]++;
+		c->c[KT_C_PAYLOAD_BYTES] += pk.payload_len;
+	}
+	/* A pure ACK moves no frame boundary and opens or closes nothing. */
+	if (!pk.payload_len && !(pk.tcp_flags & (KT_TCP_SYN | KT_TCP_FIN | KT_TCP_RST)))
+		return TC_ACT_UNSPEC;
 	track(skb, &pk, dir);
 	return TC_ACT_UNSPEC;
 }

@@ -203,11 +203,12 @@ struct {
 	__type(value, __u32);
 } l2len SEC(".maps");
 
+/* One entry per CPU holding all counters: one lookup counts several. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KT_C_MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct kt_counters);
 } counters SEC(".maps");
 
 /* Write-only for syscalls, like `carry`: it holds frame bytes. */
@@ -221,10 +222,11 @@ struct {
 
 static __always_inline void cnt_add(__u32 idx, __u64 v)
 {
-	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+	__u32 zero = 0;
+	struct kt_counters *c = bpf_map_lookup_elem(&counters, &zero);
 
-	if (c)
-		*c += v;
+	if (c && idx < KT_C_MAX)
+		c->c[idx] += v;
 }
 
 #define cnt_inc(idx) cnt_add(idx, 1)

@@ -3,8 +3,9 @@
  * L2/L3/L4 parsing for kafkatap's TC program: Ethernet (or no L2), IPv4 and
  * IPv6 (with a bounded walk over extension headers), TCP.
  *
- * Headers are read with bpf_skb_load_bytes(): it reaches the non-linear part
- * of GRO/TSO super-packets, and costs one call per header.
+ * Headers are read in place when they are in the linear area (they are,
+ * for packets the stack builds), else copied with bpf_skb_load_bytes(),
+ * which reaches non-linear data.
  */
 #ifndef KAFKATAP_PACKET_BPF_H
 #define KAFKATAP_PACKET_BPF_H
@@ -39,29 +40,43 @@ struct pkt {
 	__u32	payload_len;
 };
 
+/*
+ * A pointer to len bytes at off: into the packet when linear there, else
+ * into buf. NULL if the packet is shorter.
+ */
+static __always_inline void *hdr_at(struct __sk_buff *skb, __u32 off, __u32 len, void *buf)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (off <= 0xffff && data + off + len <= end)
+		return data + off;
+	return bpf_skb_load_bytes(skb, off, buf, len) ? NULL : buf;
+}
+
 /* ip_end: offset one past the IP packet (Ethernet padding excluded). */
 static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 				      struct pkt *pk, __u32 *l4, __u32 *ip_end)
 {
-	struct iphdr ip;
+	struct iphdr buf, *ip = hdr_at(skb, off, sizeof(buf), &buf);
 	__u32 ihl, tot;
 
-	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+	if (!ip)
 		return -1;
-	if (ip.version != 4 || ip.protocol != IPPROTO_TCP)
+	if (ip->version != 4 || ip->protocol != IPPROTO_TCP)
 		return -1;
 	/* A fragment (MF set or non-zero offset) carries no TCP header we can use. */
-	if (ip.frag_off & bpf_htons(0x3fff))
+	if (ip->frag_off & bpf_htons(0x3fff))
 		return -1;
-	ihl = ip.ihl * 4;
-	if (ihl < sizeof(ip))
+	ihl = ip->ihl * 4;
+	if (ihl < sizeof(buf))
 		return -1;
-	tot = bpf_ntohs(ip.tot_len);
+	tot = bpf_ntohs(ip->tot_len);
 	/* BIG TCP GSO packets carry tot_len 0: the skb length is the truth. */
 	*ip_end = tot ? off + tot : skb->len;
 	pk->family = 4;
-	__builtin_memcpy(pk->saddr, &ip.saddr, 4);
-	__builtin_memcpy(pk->daddr, &ip.daddr, 4);
+	__builtin_memcpy(pk->saddr, &ip->saddr, 4);
+	__builtin_memcpy(pk->daddr, &ip->daddr, 4);
 	*l4 = off + ihl;
 	return 0;
 }
@@ -108,7 +123,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 static __always_inline int parse_pkt(struct __sk_buff *skb, __u32 l2_len,
 				     struct pkt *pk)
 {
-	struct tcphdr th;
+	struct tcphdr buf, *th;
 	__u32 l4, ip_end, doff, end;
 	int err;
 
@@ -120,16 +135,17 @@ static __always_inline int parse_pkt(struct __sk_buff *skb, __u32 l2_len,
 		return -1;
 	if (err)
 		return -1;
-	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
+	th = hdr_at(skb, l4, sizeof(buf), &buf);
+	if (!th)
 		return -1;
-	doff = th.doff * 4;
-	if (doff < sizeof(th))
+	doff = th->doff * 4;
+	if (doff < sizeof(buf))
 		return -1;
 	end = ip_end < skb->len ? ip_end : skb->len;
-	pk->sport = bpf_ntohs(th.source);
-	pk->dport = bpf_ntohs(th.dest);
-	pk->seq = bpf_ntohl(th.seq);
-	pk->tcp_flags = ((__u8 *)&th)[13];
+	pk->sport = bpf_ntohs(th->source);
+	pk->dport = bpf_ntohs(th->dest);
+	pk->seq = bpf_ntohl(th->seq);
+	pk->tcp_flags = ((__u8 *)th)[13];
 	pk->payload_off = l4 + doff;
 	pk->payload_len = end > l4 + doff ? end - (l4 + doff) : 0;
 	return 0;

@@ -230,6 +230,11 @@ enum kt_counter {
 	KT_C_MAX,
 };
 
+/* Map `counters`: one per CPU. */
+struct kt_counters {
+	__u64	c[KT_C_MAX];
+};
+
 #define KT_MAX_FRAME_SIZE	(256u << 20)	/* larger sizes are malformed */
 #define KT_RESYNC_MAX_SIZE	(64u << 20)	/* resync accepts smaller only */
 

@@ -302,23 +302,23 @@ int kt_bpf_ringbuf_fd(const struct kt_bpf *b)
 
 int kt_bpf_counters(const struct kt_bpf *b, uint64_t *out)
 {
-	int ncpu = libbpf_num_possible_cpus(), i, c;
-	uint64_t *vals;
+	int ncpu = libbpf_num_possible_cpus(), c, i;
+	struct kt_counters *vals;
+	uint32_t key = 0;
 
 	if (ncpu <= 0)
 		return -EINVAL;
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (i = 0; i < KT_C_MAX; i++) {
-		uint32_t key = i;
-
-		out[i] = 0;
-		if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.counters), &key, vals))
-			continue;
-		for (c = 0; c < ncpu; c++)
-			out[i] += vals[c];
+	memset(out, 0, KT_C_MAX * sizeof(*out));
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.counters), &key, vals)) {
+		free(vals);
+		return -errno;
 	}
+	for (c = 0; c < ncpu; c++)
+		for (i = 0; i < KT_C_MAX; i++)
+			out[i] += vals[c].c[i];
 	free(vals);
 	return 0;
 }
