@@ -77,6 +77,10 @@ def consistency(samples):
             ok[key] = ok.get(key, 0) + v
         elif name in ("kafkatap_unanswered_requests_total", "kafkatap_no_response_requests_total"):
             other[key] = other.get(key, 0) + v
+        elif name == "kafkatap_empty_fetches_total":
+            # Answered long polls that found nothing: out of the histogram.
+            key = ("Fetch", d.get("broker"))
+            ok[key] = ok.get(key, 0) + v
         elif name == "kafkatap_request_duration_seconds_bucket":
             le = d.pop("le")
             buckets.setdefault(frozenset(d.items()), []).append(
@@ -221,6 +225,9 @@ def main():
         time.sleep(2.5)
         got_req = prom_query(pbase, "sum by (api) (kafkatap_requests_total)")
         got_ok = prom_query(pbase, "sum by (api) (kafkatap_request_duration_seconds_count)")
+        empty = sum(prom_query(pbase, "sum(kafkatap_empty_fetches_total)").values())
+        got_ok[(("api", "Fetch"),)] = got_ok.get((("api", "Fetch"),), 0) + empty
+        print("  Fetch responses with no records (kept out of the histogram): %d" % empty)
         # Map api names to keys through kafkatap's own trace of the names.
         from_trace = {}
         for line in subprocess.run([L.KAFKATAP, "replay", "-p", ",".join(map(str, ports)), pcap],

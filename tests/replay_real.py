@@ -3,7 +3,9 @@
 """Replay every real capture in ../shared/testdata/pcap-real-kafka and
 compare kafkatap's trace with Wireshark's decode beside it (NAME.tshark.tsv):
 api_key, api_version, correlation_id, client_id, sizes, timestamps, pairing
-and latency, field by field. kafkatap must report nothing Wireshark did not.
+and latency, field by field; and the deep decoding: topics and error codes
+(from the .tsv), consumer groups and client software (tshark's own decode
+of the file). kafkatap must report nothing Wireshark did not.
 """
 import csv
 import glob
@@ -16,6 +18,29 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "..", "shared", "testdata", "pcap-real-kafka")
 KAFKATAP = os.path.join(ROOT, "kafkatap")
 PORTS = "9092,36333"
+ERRORS = os.path.join(ROOT, "..", "shared", "kafka-protocol", "errors.tsv")
+
+
+def error_names():
+    names = {}
+    with open(ERRORS) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            names[int(row["code"])] = row["name"]
+    return names
+
+
+def tshark_more(pcap):
+    """{frame: (group, software_name, software_version)} from tshark itself."""
+    out = subprocess.run(["tshark", "-r", pcap, "-d", "tcp.port==9092,kafka", "-d",
+                          "tcp.port==36333,kafka", "-T", "fields", "-e", "frame.number",
+                          "-e", "kafka.consumer_group", "-e", "kafka.client_software_name",
+                          "-e", "kafka.client_software_version"],
+                         capture_output=True, text=True, timeout=60)
+    res = {}
+    for line in out.stdout.splitlines():
+        f = (line.split("\t") + ["", "", "", ""])[:4]
+        res[f[0]] = (f[1] or None, f[2] or None, f[3] or None)
+    return res
 
 
 def tshark_rows(path):
@@ -23,7 +48,7 @@ def tshark_rows(path):
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-def check(pcap):
+def check(pcap, names, more):
     errors = []
     rows = tshark_rows(pcap[:-len(".pcap")] + ".tshark.tsv")
     out = subprocess.run([KAFKATAP, "replay", "-p", PORTS, pcap],
@@ -60,12 +85,28 @@ def check(pcap):
                 errors.append("frame %s: %s = %r, Wireshark %r" % (r["frame.number"], k, g[k], v))
         if abs(g["ts"] - float(r["frame.time_epoch"])) > 1e-6:
             errors.append("frame %s: ts %.6f, Wireshark %s" % (r["frame.number"], g["ts"], r["frame.time_epoch"]))
+        topics = {t["topic"] for t in g.get("topics", [])}
+        if r["kafka.topic_name"] and r["kafka.topic_name"] not in topics:
+            errors.append("frame %s: topic %s not in %s" % (r["frame.number"], r["kafka.topic_name"], topics))
+        grp, swn, swv = more.get(r["frame.number"], (None, None, None))
+        for k, v in (("group", grp), ("software_name", swn), ("software_version", swv)):
+            if v is not None and g.get(k) != v:
+                errors.append("frame %s: %s = %r, Wireshark %r" % (r["frame.number"], k, g.get(k), v))
     for r in responses:
         client = "%s:%s" % (r["ip.dst"], r["tcp.dstport"])
         g = by_corr.get((client, int(r["kafka.correlation_id"])))
         if not g:
             errors.append("frame %s: response %s has no request reported" % (r["frame.number"], client))
             continue
+        topics = {t["topic"] for t in g.get("topics", [])}
+        if r["kafka.topic_name"] and r["kafka.topic_name"] not in topics:
+            errors.append("frame %s: topic %s not in %s" % (r["frame.number"], r["kafka.topic_name"], topics))
+        if r["kafka.error"]:
+            want_err = names.get(int(r["kafka.error"]))
+            got_errs = {g.get("error")} | {t.get("error") for t in g.get("topics", [])}
+            if want_err not in got_errs:
+                errors.append("frame %s: error %s (%s) not in %s" % (
+                    r["frame.number"], r["kafka.error"], want_err, got_errs))
         if g["status"] != "ok" or g["response_bytes"] != int(r["kafka.len"]):
             errors.append("frame %s: response not paired (status %s, %r bytes, Wireshark %s)" % (
                 r["frame.number"], g["status"], g["response_bytes"], r["kafka.len"]))
@@ -87,9 +128,10 @@ def main():
         print("SKIP replay_real: no captures in %s (they live beside the project "
               "in ../shared; a user's checkout has none)" % os.path.normpath(DATA))
         return 77
+    names = error_names()
     failed = 0
     for p in pcaps:
-        errs = check(p)
+        errs = check(p, names, tshark_more(p))
         print("%-4s %s" % ("ok" if not errs else "FAIL", os.path.basename(p)))
         for e in errs:
             print("     " + e)

@@ -24,6 +24,7 @@ fi
 TESTS=(
 	"unit-agent      $TESTBIN/agent_test"
 	"unit-codec      $TESTBIN/codec_test"
+	"unit-groups     $TESTBIN/groups_test"
 	"bpf-testrun     $TESTBIN/bpf_test"
 	"bpf-gso         $TESTBIN/gso_test"
 	"bpf-structure   $TESTBIN/structure_test"

@@ -123,7 +123,8 @@ static void capture_free(struct kt_capture *c)
 }
 
 static void capture_start(struct kt_agent *a, struct conn *c, int dir,
-			  struct kt_capture *cap, uint32_t frame_seq, uint32_t want)
+			  struct kt_capture *cap, uint32_t frame_seq, uint32_t want,
+			  bool structure)
 {
 	struct assembly *as = &c->asm_[dir];
 
@@ -131,14 +132,17 @@ static void capture_start(struct kt_agent *a, struct conn *c, int dir,
 	as->active = false;
 	if (!want)
 		return;
-	if (want > a->cfg.max_capture) {
+	if (!structure && want > a->cfg.max_capture) {
 		want = a->cfg.max_capture;
 		cap->truncated = true;	/* kept less than the kernel sends */
 	}
-	cap->buf = malloc(want);
+	/* Grown as chunks come: a STRUCTURE capture of a 1 MB frame is small. */
+	cap->alloc = want < 4096 ? want : 4096;
+	cap->buf = malloc(cap->alloc);
 	if (!cap->buf)
 		return;
 	cap->want = want;
+	cap->structure = structure;
 	as->active = true;
 	as->frame_seq = frame_seq;
 	as->cap = cap;
@@ -151,7 +155,10 @@ static void capture_stop(struct kt_agent *a, struct conn *c, int dir)
 
 	if (!as->active)
 		return;
-	as->cap->complete = as->cap->len == as->cap->want && as->cap->want;
+	if (as->cap->structure)
+		as->cap->complete = as->cap->last_seen && !as->cap->walk_failed;
+	else
+		as->cap->complete = as->cap->len == as->cap->want && as->cap->want;
 	if (!as->cap->complete)
 		a->st.capture_incomplete++;
 	as->active = false;
@@ -351,7 +358,8 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 	list_add_tail(&p->conn_link, &c->pending);
 	ht_insert(&a->pend, &p->hn, pend_hash(c, ev->correlation_id));
 	a->st.pending++;
-	capture_start(a, c, KT_DIR_REQ, &p->x.req_cap, ev->frame_seq, ev->capture_len);
+	capture_start(a, c, KT_DIR_REQ, &p->x.req_cap, ev->frame_seq, ev->capture_len,
+		      ev->flags & KT_FF_STRUCTURE);
 }
 
 static void on_response(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_t ts)
@@ -393,7 +401,7 @@ static void on_response(struct kt_agent *a, const struct kt_ev_frame *ev, uint64
 	p->x.resp_size = ev->size;
 	if (ev->capture_len) {
 		capture_start(a, c, KT_DIR_RESP, &p->x.resp_cap, ev->frame_seq,
-			      ev->capture_len);
+			      ev->capture_len, ev->flags & KT_FF_STRUCTURE);
 		if (c->asm_[KT_DIR_RESP].active) {
 			/* Answered; held until its last chunk, or the expiry. */
 			c->resp_wait = p;
@@ -418,19 +426,42 @@ static void on_data(struct kt_agent *a, const struct kt_ev_data *d)
 	if (!as->active || as->frame_seq != d->frame_seq)
 		return;		/* its frame was given up, or never captured */
 	cap = as->cap;
-	if (d->offset != cap->len) {
+	if (d->offset != cap->next_off &&
+	    !(cap->structure && (d->flags & KT_DF_AFTER_HOLE) && d->offset > cap->next_off)) {
 		/* A chunk went missing (ring buffer full): keep the prefix. */
 		capture_stop(a, c, d->h.dir);
 		goto done;
 	}
 	n = d->len;
-	if (n > cap->want - cap->len)
-		n = cap->want - cap->len;
+	if (n > a->cfg.max_capture - cap->len) {
+		n = a->cfg.max_capture - cap->len;
+		cap->truncated = true;
+	}
+	if (cap->len + n > cap->alloc) {
+		uint32_t want = cap->alloc * 2 > cap->len + n ? cap->alloc * 2 : cap->len + n;
+		uint8_t *b;
+
+		if (want > a->cfg.max_capture)
+			want = a->cfg.max_capture;
+		b = realloc(cap->buf, want);
+		if (!b) {
+			capture_stop(a, c, d->h.dir);
+			goto done;
+		}
+		cap->buf = b;
+		cap->alloc = want;
+	}
 	memcpy(cap->buf + cap->len, d->data, n);
 	cap->len += n;
+	cap->next_off = d->offset + d->len;
 	if (d->flags & KT_DF_TRUNCATED)
 		cap->truncated = true;
-	if ((d->flags & KT_DF_LAST) || cap->len == cap->want)
+	if (d->flags & KT_DF_WALK_FAILED)
+		cap->walk_failed = true;
+	if (d->flags & KT_DF_LAST)
+		cap->last_seen = true;
+	if (cap->last_seen || (!cap->structure && cap->len == cap->want) ||
+	    cap->len == a->cfg.max_capture)
 		capture_stop(a, c, d->h.dir);
 done:
 	if (d->h.dir == KT_DIR_RESP && c->resp_wait && !as->active)

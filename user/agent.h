@@ -27,12 +27,22 @@ enum kt_reason {
 	KT_REASON_EXIT,			/* kafkatap stopped */
 };
 
+/*
+ * A frame's captured bytes. FULL/BOUNDED: the bytes from offset 0.
+ * STRUCTURE: the kept bytes only, concatenated (record bodies skipped by
+ * the kernel: each record batch is its 61-byte header, see kc_walk()).
+ */
 struct kt_capture {
 	uint8_t *buf;
-	uint32_t len;		/* contiguous bytes from offset 0 */
-	uint32_t want;		/* capture_len announced by the kernel (capped) */
-	bool complete;		/* len == want and nothing was lost */
-	bool truncated;		/* the policy stopped before the frame end */
+	uint32_t len;		/* bytes held */
+	uint32_t alloc;
+	uint32_t want;		/* capture_len announced by the kernel */
+	uint32_t next_off;	/* frame offset the next chunk should start at */
+	bool structure;		/* STRUCTURE capture (holes allowed) */
+	bool complete;		/* all of it arrived, nothing lost */
+	bool truncated;		/* the policy, or max_capture, stopped it early */
+	bool walk_failed;	/* STRUCTURE: the frame was off its schema */
+	bool last_seen;		/* the kernel's last chunk arrived */
 };
 
 struct kt_exchange {

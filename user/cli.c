@@ -7,6 +7,7 @@
 #include <strings.h>
 #include "cli.h"
 #include "kafka_apis.h"
+#include "observe.h"
 #include "util.h"
 
 enum {
@@ -25,7 +26,9 @@ const char kt_help_common[] =
 "      --max-conns N          connections tracked (default 16384)\n"
 "      --capture API=MODE     frame bytes the kernel hands over for API (a name\n"
 "                             like Metadata, a number, or 'all'); MODE is header,\n"
-"                             bounded:BYTES or full[:CAP] (default header).\n"
+"                             bounded:BYTES or full[:CAP]. Defaults: what deep\n"
+"                             decoding needs (Produce requests and Fetch responses\n"
+"                             in STRUCTURE mode: no record body leaves the kernel).\n"
 "                             SaslAuthenticate stays header-only whatever is asked\n"
 "      --stats                print kernel and agent counters to stderr at exit\n"
 "  -v, --verbose              attach details, libbpf messages (-vv: libbpf debug)\n"
@@ -177,6 +180,8 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 	kt_load_opts_init(&c->load);
 	c->agent = defcfg;
 	c->km = defkm;
+	/* What the deep decoding needs; --capture overrides, per API. */
+	kt_default_capture(c->load.policy);
 	c->load.n_ports = 0;
 	optind = 1;
 	opterr = 0;

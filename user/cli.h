@@ -4,6 +4,7 @@
 #define KAFKATAP_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include "agent.h"
 #include "kmetrics.h"
 #include "loader.h"

@@ -13,6 +13,7 @@
 #include "feed.h"
 #include "live.h"
 #include "pcap_in.h"
+#include "pipeline.h"
 #include "trace_out.h"
 
 #define FRAME_MAX (256 * 1024)
@@ -30,28 +31,37 @@ static void usage(FILE *f)
 "program is loaded into the kernel, but attached nowhere.\n"
 "\n"
 "Options:\n%s"
-"      --format json|text     output format (default json)\n"
+"      --format json|text|prom  output format (default json); prom prints the\n"
+"                             Prometheus exposition after the whole capture\n"
 "\n"
 "Examples:\n"
 "  kafkatap replay capture.pcap\n"
 "  kafkatap replay -p 9092,36333 capture.pcapng --format text\n"
+"  kafkatap replay capture.pcap --format prom | grep kafkatap_produced\n"
 "  tcpdump -i eth0 -w - port 9092 | kafkatap replay /dev/stdin\n",
 		kt_help_common);
 }
 
 struct replay_ctx {
 	struct kt_agent *agent;
+	struct kt_pipe pipe;
 	enum kt_format format;
 };
 
 static void on_exchange(void *ctx, const struct kt_exchange *x)
 {
 	struct replay_ctx *r = ctx;
+	const struct kt_annot *an = kt_pipe_exchange(&r->pipe, x);
 
 	if (r->format == KT_FMT_TEXT)
-		kt_trace_text(stdout, x, 0);
-	else
-		kt_trace_json(stdout, x, 0);
+		kt_trace_text(stdout, x, 0, an);
+	else if (r->format == KT_FMT_JSON)
+		kt_trace_json(stdout, x, 0, an);
+}
+
+static void on_conn(void *ctx, const struct kt_conn *c, bool opened)
+{
+	kt_pipe_conn(&((struct replay_ctx *)ctx)->pipe, c, opened);
 }
 
 static void on_record(void *ctx, const void *rec, size_t len, uint64_t ts_ns)
@@ -75,7 +85,8 @@ int cmd_replay(int argc, char **argv)
 	pcap_t *p;
 	int err, linktype, ret = 1;
 
-	err = kt_cli_parse(&c, "replay", KT_OPT_FORMAT | KT_OPT_FILE, argc, argv, usage);
+	err = kt_cli_parse(&c, "replay", KT_OPT_FORMAT | KT_OPT_FILE | KT_OPT_PROM_FMT |
+			   KT_OPT_METRICS, argc, argv, usage);
 	if (err)
 		return err > 0 ? 0 : 2;
 	p = pcap_open_offline_with_tstamp_precision(c.file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
@@ -86,9 +97,12 @@ int cmd_replay(int argc, char **argv)
 	linktype = pcap_datalink(p);
 	frame = malloc(FRAME_MAX);
 	r.format = c.format;
+	if (kt_pipe_init(&r.pipe, &c, c.format == KT_FMT_PROM))
+		goto out_pcap;
 	r.agent = kt_agent_new(&c.agent, on_exchange, &r);
 	if (!frame || !r.agent)
 		goto out_pcap;
+	kt_agent_set_conn_cb(r.agent, on_conn);
 	if (kt_bpf_start(&bpf, &c.load))
 		goto out_pcap;
 	if (kt_feeder_init(&feeder, &bpf, on_record, &r)) {
@@ -112,6 +126,17 @@ int cmd_replay(int argc, char **argv)
 		goto out_feed;
 	}
 	kt_agent_flush(r.agent);
+	if (c.format == KT_FMT_PROM) {
+		uint64_t k[KT_C_MAX] = {};
+		size_t len = 0;
+		char *text;
+
+		kt_bpf_counters(&bpf, k);
+		text = kt_pipe_render(&r.pipe, k, kt_agent_stats(r.agent), ts, false, &len);
+		if (text)
+			fwrite(text, 1, len, stdout);
+		free(text);
+	}
 	fflush(stdout);
 	if (c.stats) {
 		uint64_t k[KT_C_MAX];
@@ -129,6 +154,7 @@ out_bpf:
 	kt_bpf_stop(&bpf);
 out_pcap:
 	kt_agent_free(r.agent);
+	kt_pipe_free(&r.pipe);
 	free(frame);
 	pcap_close(p);
 	return ret;

@@ -2,13 +2,14 @@
 /* kafkatap serve: Prometheus metrics over HTTP. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "cmds.h"
 #include "exporter.h"
-#include "kmetrics.h"
 #include "live.h"
+#include "pipeline.h"
 
 struct serve_ctx {
-	struct kt_kmetrics *km;
+	struct kt_pipe pipe;
 	struct kt_agent *agent;
 	struct kt_exporter *exp;
 	struct kt_live *live;
@@ -41,12 +42,12 @@ static void usage(FILE *f)
 
 static void on_exchange(void *ctx, const struct kt_exchange *x)
 {
-	kt_km_exchange(((struct serve_ctx *)ctx)->km, x);
+	kt_pipe_exchange(&((struct serve_ctx *)ctx)->pipe, x);
 }
 
 static void on_conn(void *ctx, const struct kt_conn *c, bool opened)
 {
-	kt_km_conn(((struct serve_ctx *)ctx)->km, c, opened);
+	kt_pipe_conn(&((struct serve_ctx *)ctx)->pipe, c, opened);
 }
 
 /* In the event loop, when a scrape waits: fresh kernel counters, then render. */
@@ -55,9 +56,10 @@ static char *render(void *ctx, bool openmetrics, size_t *len)
 	struct serve_ctx *s = ctx;
 	uint64_t k[KT_C_MAX];
 
-	if (kt_bpf_counters(&s->live->bpf, k) == 0)
-		kt_km_sync(s->km, k, kt_agent_stats(s->agent));
-	return kt_km_render(s->km, openmetrics, len);
+	if (kt_bpf_counters(&s->live->bpf, k))
+		memset(k, 0, sizeof(k));
+	return kt_pipe_render(&s->pipe, k, kt_agent_stats(s->agent), now_mono_ns(),
+			      openmetrics, len);
 }
 
 static void on_tick(void *ctx, struct kt_live *l)
@@ -81,9 +83,10 @@ int cmd_serve(int argc, char **argv)
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	rc = 1;
-	s.km = kt_km_new(&c.km);
+	if (kt_pipe_init(&s.pipe, &c, true))
+		goto out;
 	s.agent = kt_agent_new(&c.agent, on_exchange, &s);
-	if (!s.km || !s.agent)
+	if (!s.agent)
 		goto out;
 	kt_agent_set_conn_cb(s.agent, on_conn);
 	/* Listen first: a busy port fails before anything is attached. */
@@ -103,6 +106,6 @@ int cmd_serve(int argc, char **argv)
 out:
 	kt_exporter_stop(s.exp);
 	kt_agent_free(s.agent);
-	kt_km_free(s.km);
+	kt_pipe_free(&s.pipe);
 	return rc;
 }

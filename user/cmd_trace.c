@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include "cmds.h"
 #include "live.h"
+#include "pipeline.h"
 #include "trace_out.h"
 
 struct trace_ctx {
+	struct kt_pipe pipe;
 	enum kt_format format;
 	int64_t clock_offset_ns;
 };
@@ -35,11 +37,12 @@ static void usage(FILE *f)
 static void on_exchange(void *ctx, const struct kt_exchange *x)
 {
 	struct trace_ctx *t = ctx;
+	const struct kt_annot *an = kt_pipe_exchange(&t->pipe, x);
 
 	if (t->format == KT_FMT_TEXT)
-		kt_trace_text(stdout, x, t->clock_offset_ns);
+		kt_trace_text(stdout, x, t->clock_offset_ns, an);
 	else
-		kt_trace_json(stdout, x, t->clock_offset_ns);
+		kt_trace_json(stdout, x, t->clock_offset_ns, an);
 }
 
 static void on_tick(void *ctx, struct kt_live *l)
@@ -62,9 +65,13 @@ int cmd_trace(int argc, char **argv)
 	if (err)
 		return err > 0 ? 0 : 2;
 	t.format = c.format;
-	agent = kt_agent_new(&c.agent, on_exchange, &t);
-	if (!agent)
+	if (kt_pipe_init(&t.pipe, &c, false))
 		return 1;
+	agent = kt_agent_new(&c.agent, on_exchange, &t);
+	if (!agent) {
+		kt_pipe_free(&t.pipe);
+		return 1;
+	}
 	/* Offsets are known once attached; the first tick sets them. */
 	t.clock_offset_ns = (int64_t)(now_real_ns() - now_mono_ns());
 	err = kt_live_run(&c, &live, agent, on_tick, &t);
@@ -72,5 +79,6 @@ int cmd_trace(int argc, char **argv)
 	if (!err && c.stats)
 		kt_print_stats(stderr, live.counters, kt_agent_stats(agent));
 	kt_agent_free(agent);
+	kt_pipe_free(&t.pipe);
 	return err ? 1 : 0;
 }

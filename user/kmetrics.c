@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kafka_apis.h"
+#include "kc.h"
 #include "kmetrics.h"
 #include "util.h"
 
@@ -18,6 +20,11 @@ struct kt_kmetrics {
 	struct kt_family *no_response, *connections, *lost, *resyncs, *gaps, *malformed;
 	struct kt_family *pending_evictions, *conn_evictions, *unmatched, *build_info;
 	struct kt_family *packets, *retrans;
+	/* Deep decoding (issue 4) */
+	struct kt_family *produced_records, *produced_bytes, *fetched_records, *fetched_bytes;
+	struct kt_family *partition_errors, *group_members, *group_generation, *group_rebalances;
+	struct kt_family *lag_records, *lag_seconds, *client_info, *deprecated, *admin_ops;
+	struct kt_family *sasl_mech, *invalid, *empty_fetches, *errors;
 	/* The last broker formatted: consecutive exchanges share it mostly. */
 	uint8_t last_addr[16];
 	uint16_t last_port;
@@ -31,6 +38,15 @@ static const char *const L_BYTES[] = { "api", "client_id", "broker" };
 static const char *const L_BROKER[] = { "broker" };
 static const char *const L_REASON[] = { "reason" };
 static const char *const L_VERSION[] = { "version" };
+static const char *const L_TOPIC_CID[] = { "topic", "client_id" };
+static const char *const L_PERR[] = { "api", "topic", "error" };
+static const char *const L_GROUP[] = { "group" };
+static const char *const L_GROUP_TOPIC[] = { "group", "topic" };
+static const char *const L_SOFTWARE[] = { "client_id", "software_name", "software_version" };
+static const char *const L_DEPRECATED[] = { "api", "api_version", "client_id" };
+static const char *const L_API_CID[] = { "api", "client_id" };
+static const char *const L_SASL[] = { "client_id", "mechanism" };
+static const char *const L_API_ERR[] = { "api", "error" };
 
 struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg)
 {
@@ -97,6 +113,59 @@ struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg)
 		KT_COUNTER, 0, NULL, NULL, 0);
 	m->build_info = kt_reg_family(r, "kafkatap_build_info",
 		"kafkatap's version", KT_INFO, 1, L_VERSION, NULL, 0);
+	m->produced_records = kt_reg_family(r, "kafkatap_produced_records_total",
+		"Records produced, in partitions the broker acknowledged without error "
+		"(acks=0: every record sent)", KT_COUNTER, 2, L_TOPIC_CID, NULL, 0);
+	m->produced_bytes = kt_reg_family(r, "kafkatap_produced_bytes_total",
+		"Record batch bytes produced as sent (compressed), as for "
+		"kafkatap_produced_records_total", KT_COUNTER, 2, L_TOPIC_CID, NULL, 0);
+	m->fetched_records = kt_reg_family(r, "kafkatap_fetched_records_total",
+		"Records in complete record batches of Fetch responses", KT_COUNTER, 2,
+		L_TOPIC_CID, NULL, 0);
+	m->fetched_bytes = kt_reg_family(r, "kafkatap_fetched_bytes_total",
+		"Bytes of complete record batches in Fetch responses (compressed)",
+		KT_COUNTER, 2, L_TOPIC_CID, NULL, 0);
+	m->partition_errors = kt_reg_family(r, "kafkatap_partition_errors_total",
+		"Partitions answered with an error, by Kafka's error name", KT_COUNTER, 3,
+		L_PERR, NULL, 0);
+	m->group_members = kt_reg_family(r, "kafkatap_consumer_group_members",
+		"Members of each consumer group (JoinGroup/SyncGroup/Heartbeat/LeaveGroup, "
+		"ConsumerGroupHeartbeat)", KT_GAUGE, 1, L_GROUP, NULL, 0);
+	m->group_generation = kt_reg_family(r, "kafkatap_consumer_group_generation",
+		"Each consumer group's generation (or KIP-848 member epoch)", KT_GAUGE, 1,
+		L_GROUP, NULL, 0);
+	m->group_rebalances = kt_reg_family(r, "kafkatap_consumer_group_rebalances_total",
+		"New generations observed for each consumer group", KT_COUNTER, 1, L_GROUP,
+		NULL, 0);
+	m->lag_records = kt_reg_family(r, "kafkatap_consumer_group_lag_records",
+		"Sum over the topic's partitions of high watermark (latest Fetch or ListOffsets "
+		"response) minus the group's committed offset (latest OffsetCommit or "
+		"OffsetFetch)", KT_GAUGE, 2, L_GROUP_TOPIC, NULL, 0);
+	m->lag_seconds = kt_reg_family(r, "kafkatap_consumer_group_lag_seconds",
+		"Best-effort time lag: max over partitions of the newest batch timestamp seen "
+		"minus the timestamp of the batch holding the committed offset",
+		KT_GAUGE, 2, L_GROUP_TOPIC, NULL, 0);
+	m->client_info = kt_reg_family(r, "kafkatap_client_info",
+		"Client software announced in ApiVersions v3+ requests", KT_INFO, 3,
+		L_SOFTWARE, NULL, 0);
+	m->deprecated = kt_reg_family(r, "kafkatap_deprecated_requests_total",
+		"Requests in versions the specs mark deprecated", KT_COUNTER, 3,
+		L_DEPRECATED, NULL, 0);
+	m->admin_ops = kt_reg_family(r, "kafkatap_admin_operations_total",
+		"Admin requests (topics, configs, ACLs, groups, partitions, records)",
+		KT_COUNTER, 2, L_API_CID, NULL, 0);
+	m->sasl_mech = kt_reg_family(r, "kafkatap_sasl_mechanism_info",
+		"SASL mechanism each client asked for (SaslHandshake)", KT_INFO, 2, L_SASL,
+		NULL, 0);
+	m->invalid = kt_reg_family(r, "kafkatap_invalid_requests_total",
+		"Requests that fail validation against the specs", KT_COUNTER, 1, L_REASON,
+		NULL, 0);
+	m->empty_fetches = kt_reg_family(r, "kafkatap_empty_fetches_total",
+		"Fetch responses with no records (long polls): kept out of the Fetch latency "
+		"histogram", KT_COUNTER, 1, L_BROKER, NULL, 0);
+	m->errors = kt_reg_family(r, "kafkatap_errors_total",
+		"Responses whose top-level error code is not NONE, by Kafka's error name",
+		KT_COUNTER, 2, L_API_ERR, NULL, 0);
 	kt_series(m->build_info, (const char *const[]){ KAFKATAP_VERSION });
 	if (!m->requests || !m->build_info) {
 		kt_km_free(m);
@@ -126,7 +195,68 @@ static const char *broker_of(struct kt_kmetrics *m, const struct kt_conn *c)
 	return m->last_broker;
 }
 
-void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x)
+static const char *error_name(int16_t code, char *buf, size_t len)
+{
+	const char *n = kc_error_name(code);
+
+	if (n)
+		return n;
+	snprintf(buf, len, "UNKNOWN_%d", code);
+	return buf;
+}
+
+/* Topic-level facts: records, bytes and partition errors. */
+static void km_partitions(struct kt_kmetrics *m, const struct kt_exchange *x,
+			  const struct kt_annot *an, const char *api, const char *cid)
+{
+	char ebuf[24];
+	uint32_t i;
+
+	for (i = 0; i < an->ntp; i++) {
+		const struct kt_tp *t = &an->tps[i];
+
+		if (t->error > 0)
+			kt_inc(kt_series(m->partition_errors, (const char *const[]){
+				api, t->topic, error_name(t->error, ebuf, sizeof(ebuf)) }), 1);
+		if (!t->has_data || t->error != 0)
+			continue;
+		if (x->api_key == KT_API_PRODUCE) {
+			kt_inc(kt_series(m->produced_records, (const char *const[]){ t->topic, cid }),
+			       (double)t->records);
+			kt_inc(kt_series(m->produced_bytes, (const char *const[]){ t->topic, cid }),
+			       (double)t->bytes);
+		} else if (x->api_key == 1) {
+			kt_inc(kt_series(m->fetched_records, (const char *const[]){ t->topic, cid }),
+			       (double)t->records);
+			kt_inc(kt_series(m->fetched_bytes, (const char *const[]){ t->topic, cid }),
+			       (double)t->bytes);
+		}
+	}
+}
+
+static void km_annot(struct kt_kmetrics *m, const struct kt_exchange *x,
+		     const struct kt_annot *an, const char *api, const char *ver, const char *cid)
+{
+	char ebuf[24];
+
+	if (an->invalid)
+		kt_inc(kt_series(m->invalid, (const char *const[]){ an->invalid }), 1);
+	if (an->has_error && an->error)
+		kt_inc(kt_series(m->errors, (const char *const[]){
+			api, error_name(an->error, ebuf, sizeof(ebuf)) }), 1);
+	if (an->deprecated)
+		kt_inc(kt_series(m->deprecated, (const char *const[]){ api, ver, cid }), 1);
+	if (an->admin)
+		kt_inc(kt_series(m->admin_ops, (const char *const[]){ api, cid }), 1);
+	if (an->sw_name)
+		kt_set(kt_series(m->client_info, (const char *const[]){ cid, an->sw_name,
+								      an->sw_version }), 1);
+	if (an->mechanism)
+		kt_set(kt_series(m->sasl_mech, (const char *const[]){ cid, an->mechanism }), 1);
+	km_partitions(m, x, an, api, cid);
+}
+
+void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x, const struct kt_annot *an)
 {
 	const char *api = kt_api_name(x->api_key);
 	const char *broker = broker_of(m, &x->conn);
@@ -141,8 +271,12 @@ void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x)
 	case KT_STATUS_OK:
 		kt_inc(kt_series(m->resp_bytes, (const char *const[]){ api, cid, broker }),
 		       (double)x->resp_size + 4);
-		kt_observe(kt_series(m->duration, (const char *const[]){ api, broker }),
-			   (double)(x->resp_ts_ns - x->req_ts_ns) / 1e9);
+		/* A Fetch long poll that found nothing says nothing of the broker. */
+		if (an && an->empty_fetch && an->resp_decoded)
+			kt_inc(kt_series(m->empty_fetches, (const char *const[]){ broker }), 1);
+		else
+			kt_observe(kt_series(m->duration, (const char *const[]){ api, broker }),
+				   (double)(x->resp_ts_ns - x->req_ts_ns) / 1e9);
 		break;
 	case KT_STATUS_NO_RESPONSE:
 		kt_inc(kt_series(m->no_response, (const char *const[]){ api, broker }), 1);
@@ -151,6 +285,47 @@ void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x)
 		kt_inc(kt_series(m->unanswered, (const char *const[]){ api, broker }), 1);
 		break;
 	}
+	if (an)
+		km_annot(m, x, an, api, ver, cid);
+}
+
+struct sync_ctx {
+	struct kt_kmetrics *m;
+};
+
+static void on_group(void *ctx, const char *group, int members, int32_t generation,
+		     uint64_t rebalances)
+{
+	struct kt_kmetrics *m = ((struct sync_ctx *)ctx)->m;
+
+	kt_set(kt_series(m->group_members, (const char *const[]){ group }), members);
+	kt_set(kt_series(m->group_generation, (const char *const[]){ group }), generation);
+	kt_set(kt_series(m->group_rebalances, (const char *const[]){ group }), rebalances);
+}
+
+static void on_lag(void *ctx, const char *group, const char *topic, int64_t records,
+		   double seconds)
+{
+	struct kt_kmetrics *m = ((struct sync_ctx *)ctx)->m;
+
+	kt_set(kt_series(m->lag_records, (const char *const[]){ group, topic }), records);
+	if (!isnan(seconds))
+		kt_set(kt_series(m->lag_seconds, (const char *const[]){ group, topic }), seconds);
+}
+
+void kt_km_sync_groups(struct kt_kmetrics *m, struct kt_groups *g, uint64_t now_ns)
+{
+	struct sync_ctx c = { m };
+
+	if (!g)
+		return;
+	/* Gauges of what exists now: groups and topics that are gone disappear. */
+	kt_family_clear(m->group_members);
+	kt_family_clear(m->group_generation);
+	kt_family_clear(m->lag_records);
+	kt_family_clear(m->lag_seconds);
+	kt_groups_foreach_at(g, now_ns, on_group, &c);
+	kt_groups_foreach_lag(g, now_ns, on_lag, &c);
 }
 
 void kt_km_conn(struct kt_kmetrics *m, const struct kt_conn *c, bool opened)

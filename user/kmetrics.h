@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "agent.h"
+#include "groups.h"
 #include "metrics.h"
+#include "observe.h"
 
 struct kt_km_cfg {
 	uint32_t max_client_ids;	/* default 256 */
@@ -31,10 +33,13 @@ struct kt_kmetrics;
 struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg);
 void kt_km_free(struct kt_kmetrics *m);
 
-void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x);
+/* an: what the observer decoded (NULL: header-level metrics only). */
+void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x, const struct kt_annot *an);
 void kt_km_conn(struct kt_kmetrics *m, const struct kt_conn *c, bool opened);
 /* Self-metrics from the kernel's counters (KT_C_MAX) and the agent's. */
 void kt_km_sync(struct kt_kmetrics *m, const uint64_t *kernel, const struct kt_agent_stats *st);
+/* Consumer group gauges and lag, from the tracker, at now_ns. */
+void kt_km_sync_groups(struct kt_kmetrics *m, struct kt_groups *g, uint64_t now_ns);
 
 char *kt_km_render(struct kt_kmetrics *m, bool openmetrics, size_t *len);
 struct kt_registry *kt_km_registry(struct kt_kmetrics *m);

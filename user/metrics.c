@@ -342,8 +342,10 @@ struct kt_series *kt_series(struct kt_family *f, const char *const *values)
 
 void kt_series_remove(struct kt_family *f, struct kt_series *s)
 {
-	if (!s || s == f->overflow)
+	if (!s)
 		return;
+	if (s == f->overflow)
+		f->overflow = NULL;
 	ht_remove(&f->series, &s->hn);
 	*s->pprev = s->next;
 	if (s->next)
@@ -353,6 +355,13 @@ void kt_series_remove(struct kt_family *f, struct kt_series *s)
 	f->nseries--;
 	free(s->buckets);
 	free(s);
+}
+
+void kt_family_clear(struct kt_family *f)
+{
+	f->overflow = NULL;
+	while (f->first)
+		kt_series_remove(f, f->first);
 }
 
 void kt_inc(struct kt_series *s, double v)

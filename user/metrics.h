@@ -59,6 +59,8 @@ double kt_value(const struct kt_series *s);
 
 /* Drop a gauge series (e.g. a group that is gone); its label values stay. */
 void kt_series_remove(struct kt_family *f, struct kt_series *s);
+/* Drop every series of a family (gauges rebuilt from state at each scrape). */
+void kt_family_clear(struct kt_family *f);
 
 /* Exposition. Returns a malloc'd buffer of *len bytes (caller frees). */
 char *kt_reg_render(struct kt_registry *r, bool openmetrics, size_t *len);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "kafka_apis.h"
+#include "kc.h"
 #include "trace_out.h"
 #include "util.h"
 
@@ -16,7 +17,73 @@ static void json_client_id(FILE *f, const struct kt_exchange *x)
 	json_str(f, x->client_id, strlen(x->client_id));
 }
 
-void kt_trace_json(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns)
+static void json_opt_str(FILE *f, const char *key, const char *v)
+{
+	if (!v)
+		return;
+	fprintf(f, ",\"%s\":", key);
+	json_str(f, v, strlen(v));
+}
+
+/* What deep decoding found: topics, group, software, admin resources. */
+static void json_annot(FILE *f, const struct kt_annot *an)
+{
+	uint32_t i;
+
+	if (an->ntp) {
+		fputs(",\"topics\":[", f);
+		for (i = 0; i < an->ntp; i++) {
+			const struct kt_tp *t = &an->tps[i];
+			const char *e = t->error >= 0 ? kc_error_name(t->error) : NULL;
+
+			fputs(i ? ",{\"topic\":" : "{\"topic\":", f);
+			json_str(f, t->topic, strlen(t->topic));
+			fprintf(f, ",\"partition\":%d", t->partition);
+			if (t->has_data)
+				fprintf(f, ",\"records\":%lld,\"bytes\":%lld",
+					(long long)t->records, (long long)t->bytes);
+			else
+				fputs(",\"records\":null,\"bytes\":null", f);
+			if (t->error >= 0 && e)
+				fprintf(f, ",\"error\":\"%s\"}", e);
+			else if (t->error >= 0)
+				fprintf(f, ",\"error\":\"UNKNOWN_%d\"}", t->error);
+			else
+				fputs(",\"error\":null}", f);
+		}
+		fputc(']', f);
+	}
+	if (an->has_error) {
+		const char *e = kc_error_name(an->error);
+
+		if (e)
+			fprintf(f, ",\"error\":\"%s\"", e);
+		else
+			fprintf(f, ",\"error\":\"UNKNOWN_%d\"", an->error);
+	}
+	json_opt_str(f, "group", an->group);
+	json_opt_str(f, "transactional_id", an->txn_id);
+	json_opt_str(f, "software_name", an->sw_name);
+	json_opt_str(f, "software_version", an->sw_version);
+	json_opt_str(f, "sasl_mechanism", an->mechanism);
+	if (an->admin) {
+		fputs(",\"admin\":true,\"resources\":[", f);
+		for (i = 0; i < an->nresources; i++) {
+			if (i)
+				fputc(',', f);
+			json_str(f, an->resources[i], strlen(an->resources[i]));
+		}
+		fputc(']', f);
+	}
+	json_opt_str(f, "invalid", an->invalid);
+	if (an->empty_fetch && an->resp_decoded)
+		fputs(",\"empty_fetch\":true", f);
+	if (an->deprecated)
+		fputs(",\"deprecated\":true", f);
+}
+
+void kt_trace_json(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns,
+		   const struct kt_annot *an)
 {
 	char client[KT_ADDR_STRLEN], broker[KT_ADDR_STRLEN];
 	int64_t ts = (int64_t)x->req_ts_ns + clock_offset_ns;
@@ -43,7 +110,9 @@ void kt_trace_json(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns
 	fprintf(f, ",\"status\":\"%s\"", kt_status_name(x->status));
 	if (x->status == KT_STATUS_UNANSWERED)
 		fprintf(f, ",\"reason\":\"%s\"", kt_reason_name(x->reason));
-	if (x->api_key == KT_API_PRODUCE && x->acks_known)
+	if (an && an->acks_known && x->api_key == KT_API_PRODUCE)
+		fprintf(f, ",\"acks\":%d", an->acks);
+	else if (x->api_key == KT_API_PRODUCE && x->acks_known)
 		fprintf(f, ",\"acks\":%d", x->acks);
 	if (x->resynced)
 		fputs(",\"resync\":true", f);
@@ -51,10 +120,13 @@ void kt_trace_json(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns
 		fprintf(f, ",\"request_captured\":%u", x->req_cap.len);
 	if (x->resp_cap.want)
 		fprintf(f, ",\"response_captured\":%u", x->resp_cap.len);
+	if (an)
+		json_annot(f, an);
 	fputs("}\n", f);
 }
 
-void kt_trace_text(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns)
+void kt_trace_text(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns,
+		   const struct kt_annot *an)
 {
 	char client[KT_ADDR_STRLEN], broker[KT_ADDR_STRLEN], tbuf[16], lat[24];
 	char resp[16], api[40];
@@ -77,10 +149,24 @@ void kt_trace_text(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns
 		snprintf(resp, sizeof(resp), "-");
 		snprintf(lat, sizeof(lat), "-");
 	}
-	fprintf(f, "%s.%06lld %21s > %-21s %-26s corr=%-10d %-20.*s req=%-8d resp=%-8s %12s %s\n",
+	fprintf(f, "%s.%06lld %21s > %-21s %-26s corr=%-10d %-20.*s req=%-8d resp=%-8s %12s %s",
 		tbuf, (long long)(ts % 1000000000 / 1000), client, broker, api,
 		x->correlation_id, 20,
 		x->client_id_len < 0 ? "(null)" : x->client_id, x->req_size, resp, lat,
 		x->status == KT_STATUS_UNANSWERED ? kt_reason_name(x->reason)
 						  : kt_status_name(x->status));
+	if (an && an->ntp) {
+		const struct kt_tp *t = &an->tps[0];
+
+		fprintf(f, " %s[%d]", t->topic, t->partition);
+		if (t->has_data)
+			fprintf(f, " %lldrec", (long long)t->records);
+		if (an->ntp > 1)
+			fprintf(f, " +%u more", an->ntp - 1);
+	}
+	if (an && an->group)
+		fprintf(f, " group=%s", an->group);
+	if (an && an->invalid)
+		fprintf(f, " INVALID(%s)", an->invalid);
+	fputc('\n', f);
 }

@@ -5,9 +5,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "agent.h"
+#include "observe.h"
 
-/* clock_offset_ns turns the agent clock into Unix time. */
-void kt_trace_json(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns);
-void kt_trace_text(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns);
+/* clock_offset_ns turns the agent clock into Unix time; an may be NULL. */
+void kt_trace_json(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns,
+		   const struct kt_annot *an);
+void kt_trace_text(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns,
+		   const struct kt_annot *an);
 
 #endif
