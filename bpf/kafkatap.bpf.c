@@ -178,6 +178,65 @@ static __always_inline void emit_frame(struct scratch *sc, struct kt_stream *st,
 
 #include "structure.bpf.h"
 
+static __always_inline void rev_key(struct stream_key *r, const struct stream_key *k)
+{
+	__builtin_memcpy(r->saddr, k->daddr, 16);
+	__builtin_memcpy(r->daddr, k->saddr, 16);
+	r->sport = k->dport;
+	r->dport = k->sport;
+	r->family = k->family;
+	r->_pad[0] = r->_pad[1] = r->_pad[2] = 0;
+}
+
+/* Find and free the ring slot (or the spilled entry) of this response's request. */
+static __always_inline bool ring_take(struct scratch *sc, struct kt_stream *rst, struct head *hd)
+{
+	struct inflight_slot *sp;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < KT_INFLIGHT; i++) {
+		struct inflight_slot *sl = &rst->ring[i];
+
+		if (sl->id1 == (__u32)hd->correlation_id + 1) {
+			hd->api_key = sl->api_key;
+			hd->api_version = sl->api_version;
+			sl->id1 = 0;
+			return true;
+		}
+	}
+	if (!rst->spilled)
+		return false;
+	__builtin_memset(&sc->spk, 0, sizeof(sc->spk));
+	sc->spk.conn = sc->eh.conn;
+	sc->spk.correlation_id = hd->correlation_id;
+	sp = bpf_map_lookup_elem(&spill, &sc->spk);
+	if (!sp)
+		return false;
+	hd->api_key = sp->api_key;
+	hd->api_version = sp->api_version;
+	bpf_map_delete_elem(&spill, &sc->spk);
+	return true;
+}
+
+/* Remember a request; a slot still in flight moves to the spill map. */
+static __always_inline void ring_put(struct scratch *sc, struct kt_stream *st, struct head *hd)
+{
+	struct inflight_slot *sl = &st->ring[st->ring_next++ & (KT_INFLIGHT - 1)];
+
+	if (sl->id1) {
+		__builtin_memset(&sc->spk, 0, sizeof(sc->spk));
+		sc->spk.conn = sc->eh.conn;
+		sc->spk.correlation_id = sl->id1 - 1;
+		if (!bpf_map_update_elem(&spill, &sc->spk, sl, BPF_ANY))
+			st->spilled = 1;
+		cnt_inc(KT_C_INFLIGHT_SPILLED);
+	}
+	sl->id1 = (__u32)hd->correlation_id + 1;
+	sl->api_key = hd->api_key;
+	sl->api_version = hd->api_version;
+}
+
 /*
  * At a frame start (ws->p >= st->frame_end): assemble the head, parse it,
  * report the frame. Returns 1 to stop walking this segment. A global
@@ -188,8 +247,7 @@ __attribute__((noinline)) int kt_head_step(struct __sk_buff *skb, struct kt_stre
 {
 	__u32 carried, avail;
 	__u32 room, n_load, n, cap, frame_len, send;
-	struct inflight_key ik;
-	struct inflight_val *iv;
+	struct kt_stream *rst;
 	struct head hd = {};
 	struct carry *cr;
 	int r;
@@ -239,16 +297,12 @@ __attribute__((noinline)) int kt_head_step(struct __sk_buff *skb, struct kt_stre
 		goto lost;
 	}
 
-	__builtin_memset(&ik, 0, sizeof(ik));
-	ik.conn = sc->eh.conn;
-	ik.correlation_id = hd.correlation_id;
 	if (st->dir == KT_DIR_RESP) {
-		iv = bpf_map_lookup_elem(&inflight, &ik);
-		if (iv) {
-			hd.api_key = iv->api_key;
-			hd.api_version = iv->api_version;
+		/* The request stream's ring: what this response answers. */
+		rev_key(&sc->rkey, &sc->key);
+		rst = bpf_map_lookup_elem(&streams, &sc->rkey);
+		if (rst && ring_take(sc, rst, &hd)) {
 			hd.flags |= KT_FF_API_KNOWN;
-			bpf_map_delete_elem(&inflight, &ik);
 		} else if (ws->resyncing) {
 			return 1;	/* responses resync on a request in flight only */
 		} else {
@@ -286,14 +340,8 @@ __attribute__((noinline)) int kt_head_step(struct __sk_buff *skb, struct kt_stre
 	emit_frame(sc, st, &hd, cap);
 	if (hd.api_key == KT_API_SASL_AUTHENTICATE)
 		__builtin_memset(sc->head, 0, sizeof(sc->head));
-	if (st->dir == KT_DIR_REQ) {
-		struct inflight_val v = {
-			.api_key = hd.api_key,
-			.api_version = hd.api_version,
-		};
-
-		bpf_map_update_elem(&inflight, &ik, &v, BPF_ANY);
-	}
+	if (st->dir == KT_DIR_REQ)
+		ring_put(sc, st, &hd);
 	send = carried < cap ? carried : cap;
 	if (hd.flags & KT_FF_STRUCTURE)
 		send = struct_begin(sc, st, &hd, carried);
@@ -427,7 +475,7 @@ static __always_inline void stream_closed(struct stream_key *key, struct kt_ev_h
 
 static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 dir)
 {
-	struct kt_stream *st, init = {};
+	struct kt_stream *st, *init;
 	struct stream_key *key;
 	struct kt_ev_hdr *eh;
 	struct walk w = {};
@@ -439,6 +487,7 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 		return;
 	key = &sc->key;
 	eh = &sc->eh;
+	init = &sc->init;
 	__builtin_memset(key, 0, sizeof(*key));
 	__builtin_memset(eh, 0, sizeof(*eh));
 	build_keys(pk, dir, key, &eh->conn);
@@ -451,10 +500,11 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 	if (pk->tcp_flags & KT_TCP_SYN) {
 		/* A new connection: frames start right after the SYN. */
 		seg_seq++;
-		init.state = KT_ST_SYNC;
-		init.dir = dir;
-		init.next_seq = init.frame_end = init.frame_seq = init.cap_end = seg_seq;
-		bpf_map_update_elem(&streams, key, &init, BPF_ANY);
+		__builtin_memset(init, 0, sizeof(*init));
+		init->state = KT_ST_SYNC;
+		init->dir = dir;
+		init->next_seq = init->frame_end = init->frame_seq = init->cap_end = seg_seq;
+		bpf_map_update_elem(&streams, key, init, BPF_ANY);
 		bpf_map_delete_elem(&carry, key);
 	}
 
@@ -464,9 +514,10 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 			/* No state and a FIN or RST: the end of something we never saw. */
 			if (pk->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
 				return;
-			init.state = KT_ST_UNSYNC;
-			init.dir = dir;
-			bpf_map_update_elem(&streams, key, &init, BPF_NOEXIST);
+			__builtin_memset(init, 0, sizeof(*init));
+			init->state = KT_ST_UNSYNC;
+			init->dir = dir;
+			bpf_map_update_elem(&streams, key, init, BPF_NOEXIST);
 			st = bpf_map_lookup_elem(&streams, key);
 			if (!st)
 				return;

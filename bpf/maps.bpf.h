@@ -32,6 +32,23 @@ struct stream_key {
  *                           with next_seq - frame_end bytes of it held in
  *                           the `carry` map (a head split over segments).
  */
+#ifndef KT_INFLIGHT
+#define KT_INFLIGHT 16	/* a power of two */
+#endif
+
+/* A request waiting for its response (in the request stream's state). */
+struct inflight_slot {
+	__u32	id1;		/* correlation_id + 1 (ids are >= 0); 0: free */
+	__s16	api_key;
+	__s16	api_version;
+};
+
+/* Requests spilled from a full ring (deep pipelines), by connection and id. */
+struct spill_key {
+	struct kt_conn conn;
+	__s32	correlation_id;
+};
+
 struct kt_stream {
 	__u32	next_seq;	/* next byte expected */
 	__u32	frame_seq;	/* start of the current frame */
@@ -40,22 +57,23 @@ struct kt_stream {
 	__u8	state;		/* enum kt_stream_state */
 	__u8	dir;		/* enum kt_dir */
 	__u8	structure;	/* the current frame is walked (STRUCTURE capture) */
-	__u8	_pad;
+	__u8	ring_next;	/* request streams: next slot of ring[] to write */
+	__u8	spilled;	/* some went to the spill map */
+	__u8	_pad[3];
+	/*
+	 * Request streams: the last KT_INFLIGHT requests, which gives each
+	 * response the API it answers (its capture policy) and lets
+	 * responses resync on an id in flight. A ring in state the request
+	 * path already holds, instead of a map insert per request.
+	 */
+	struct inflight_slot ring[KT_INFLIGHT];
 };
 
 struct carry {
 	__u8	head[KT_HEAD_MAX];
 };
 
-struct inflight_key {
-	struct kt_conn conn;
-	__s32	correlation_id;
-};
 
-struct inflight_val {
-	__s16	api_key;
-	__s16	api_version;
-};
 
 
 
@@ -114,6 +132,9 @@ struct walker {
 struct scratch {
 	__u8	head[2 * KT_HEAD_MAX];	/* twice the need: masked indexes stay inside */
 	struct stream_key key;		/* here, not on the 512-byte stack */
+	struct stream_key rkey;		/* the reverse direction's key */
+	struct kt_stream init;		/* new stream states are built here */
+	struct spill_key spk;
 	struct kt_ev_hdr eh;		/* template of this packet's records */
 	struct walker walker;		/* zeroed: template of new walks, and "no walk" */
 	struct kt_sprog noprog;		/* zeroed: "no program" */
@@ -149,13 +170,7 @@ struct {
 	__type(value, struct carry);
 } carry SEC(".maps");
 
-/* Requests waiting for their response: gives responses their api_key. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct inflight_key);
-	__type(value, struct inflight_val);
-} inflight SEC(".maps");
+
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -163,6 +178,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kt_policy);
 } policy SEC(".maps");
+
+/* In-flight requests pushed out of a stream's ring: more than KT_INFLIGHT
+ * in flight on one connection. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct spill_key);
+	__type(value, struct inflight_slot);
+} spill SEC(".maps");
 
 /* STRUCTURE walk programs, loaded by the agent from the specs. */
 struct {

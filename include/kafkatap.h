@@ -227,6 +227,7 @@ enum kt_counter {
 	KT_C_SASL_REDACTED,	/* SaslAuthenticate frames kept header-only */
 	KT_C_WALK_FAILED,	/* STRUCTURE walks that met a frame off its schema */
 	KT_C_WALK_BATCHES,	/* record batch headers kept by STRUCTURE walks */
+	KT_C_INFLIGHT_SPILLED,	/* requests in flight beyond the per-stream ring */
 	KT_C_MAX,
 };
 

@@ -436,7 +436,7 @@ static void test_midstream_response_resync(void **state)
 static int stream_exists(const struct tuple *t)
 {
 	struct stream_key k = {};
-	uint8_t val[64];
+	uint8_t val[1024];	/* larger than struct kt_stream */
 
 	memcpy(k.saddr, t->src, 16);
 	memcpy(k.daddr, t->dst, 16);

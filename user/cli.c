@@ -252,7 +252,6 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 			if (parse_u64(optarg, 16, 1 << 24, &v))
 				return bad(cmd, "max streams is 16-16777216:", optarg, usage);
 			c->load.max_streams = v;
-			c->load.max_inflight = v;
 			break;
 		case O_EXPIRY:
 			if (parse_double(optarg, 0.001, 86400, &d))

@@ -41,6 +41,7 @@ static const char *const counter_names[KT_C_MAX] = {
 	[KT_C_SASL_REDACTED] = "sasl_redacted",
 	[KT_C_WALK_FAILED] = "structure_walks_failed",
 	[KT_C_WALK_BATCHES] = "structure_batch_headers",
+	[KT_C_INFLIGHT_SPILLED] = "inflight_spilled",
 };
 
 const char *kt_counter_name(int idx)
@@ -67,7 +68,6 @@ void kt_load_opts_init(struct kt_load_opts *o)
 	o->n_ports = 1;
 	o->ringbuf_bytes = 16 << 20;
 	o->max_streams = 65536;
-	o->max_inflight = 65536;
 	/* HEADER for every API; the agent widens what it decodes. */
 }
 
@@ -130,7 +130,12 @@ static int check_kernel(void)
 
 static void explain_errno(int err, const char *what)
 {
-	if (err == -EPERM || err == -EACCES)
+	/* As root, EACCES from a load is the verifier's no, not a permission. */
+	if (err == -EACCES && geteuid() == 0)
+		fprintf(stderr, "kafkatap: %s: the kernel's verifier rejected the program "
+			"(run with -v to see its log; this is a kafkatap bug, please report it)\n",
+			what);
+	else if (err == -EPERM || err == -EACCES)
 		fprintf(stderr, "kafkatap: %s: permission denied. kafkatap needs "
 			"CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN: run it as root "
 			"(sudo), or grant them: sudo setcap "
@@ -220,7 +225,6 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 			s->rodata->any_l3_iface = 1;
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(s->maps.streams, o->max_streams);
-	bpf_map__set_max_entries(s->maps.inflight, o->max_inflight);
 
 	err = kafkatap_bpf__load(s);
 	if (err) {

@@ -37,7 +37,6 @@ struct kt_load_opts {
 	int n_brokers;
 	uint32_t ringbuf_bytes;	/* power of two, >= page size */
 	uint32_t max_streams;
-	uint32_t max_inflight;
 	enum kt_attach_mode attach;
 	struct kt_policy policy[KT_API_MAX];
 	int verbose;		/* -v 1, -vv 2 */
