@@ -57,10 +57,13 @@ fi
 
 # Attach and detach leave lo as it was, in both attach modes; SIGTERM and
 # SIGINT stop cleanly (exit 0).
-# Other kafkatap instances may be attached (tcx links coexist): compare
-# against the links that were there before.
-tcx_links() { bpftool link show | grep -E 'type (tcx|11) +prog' | awk '{print $1}' | sort; }
-before_l=$(tcx_links)
+# Other kafkatap instances may run beside this test (tcx links coexist), so
+# links are told apart by the process holding them (/proc/PID/fdinfo).
+tcx_links() { bpftool link show | grep -E 'type (tcx|11) +prog' | awk '{print $1}' | tr -d : | sort; }
+held_by() { cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '/^link_id:/ {print $2}' | sort -u; }
+orphans() {	# tcx links no live process holds (pinned or leaked)
+	comm -23 <(tcx_links) <(for d in /proc/[0-9]*; do held_by "${d#/proc/}"; done | sort -u)
+}
 before_q=$(tc qdisc show dev lo)
 before_f=$(tc filter show dev lo egress 2>/dev/null)
 for mode in tcx clsact; do
@@ -70,8 +73,8 @@ for mode in tcx clsact; do
 		sleep 1.5
 		if [ $mode = tcx ]; then
 			# Debian's bpftool 7.1 names the tcx link type only by number.
-			[ "$(tcx_links)" != "$before_l" ] &&
-				ok "$mode: attached (tcx link)" || no "$mode: no tcx link: $(bpftool link show)"
+			[ -n "$(comm -12 <(tcx_links) <(held_by $pid))" ] &&
+				ok "$mode: attached (a tcx link held by kafkatap)" || no "$mode: no tcx link: $(bpftool link show)"
 		else
 			tc filter show dev lo egress | grep -q kafkatap &&
 				ok "$mode: attached (tc filter)" || no "$mode: no tc filter"
@@ -84,7 +87,7 @@ for mode in tcx clsact; do
 			no "$mode: qdiscs changed: $(tc qdisc show dev lo)"
 		[ "$(tc filter show dev lo egress 2>/dev/null)" = "$before_f" ] && ok "$mode: filters as before" ||
 			no "$mode: filters left: $(tc filter show dev lo egress)"
-		[ "$(tcx_links)" = "$before_l" ] && ok "$mode: detached" || no "$mode: tcx link left"
+		[ -z "$(orphans)" ] && ok "$mode: detached, no orphan tcx link" || no "$mode: tcx links left: $(orphans)"
 	done
 done
 # A clsact qdisc that was there before stays, only our filter goes.
