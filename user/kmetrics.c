@@ -14,8 +14,30 @@ const double kt_duration_buckets[] = {
 };
 const int kt_duration_nbuckets = ARRAY_SIZE(kt_duration_buckets);
 
+/*
+ * The series an exchange touches, per (connection, api, version,
+ * client_id): most exchanges repeat one, and finding series through the
+ * label tables (intern, hash, compare) cost more than everything else.
+ */
+struct series_key {
+	struct kt_conn conn;
+	int16_t api_key, api_version;
+	int16_t client_id_len;
+	char client_id[KT_CLIENT_ID_MAX];
+};
+
+struct series_cache {
+	bool valid;
+	struct series_key k;
+	struct kt_series *requests, *req_bytes, *resp_bytes, *duration;
+	struct kt_series *unanswered, *no_response, *empty_fetches;
+};
+
+#define SERIES_CACHE 1024
+
 struct kt_kmetrics {
 	struct kt_registry *reg;
+	struct series_cache *cache;
 	struct kt_family *requests, *duration, *req_bytes, *resp_bytes, *unanswered;
 	struct kt_family *no_response, *connections, *lost, *resyncs, *gaps, *malformed;
 	struct kt_family *pending_evictions, *conn_evictions, *unmatched, *build_info;
@@ -56,7 +78,10 @@ struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg)
 	if (!m)
 		return NULL;
 	r = m->reg = kt_reg_new(1024, cfg->max_series);
-	if (!r) {
+	m->cache = calloc(SERIES_CACHE, sizeof(*m->cache));
+	if (!r || !m->cache) {
+		kt_reg_free(r);
+		free(m->cache);
 		free(m);
 		return NULL;
 	}
@@ -179,6 +204,7 @@ void kt_km_free(struct kt_kmetrics *m)
 	if (!m)
 		return;
 	kt_reg_free(m->reg);
+	free(m->cache);
 	free(m);
 }
 
@@ -256,37 +282,74 @@ static void km_annot(struct kt_kmetrics *m, const struct kt_exchange *x,
 	km_partitions(m, x, an, api, cid);
 }
 
+static struct series_cache *series_for(struct kt_kmetrics *m, const struct kt_exchange *x,
+				       const char *api, const char *cid)
+{
+	struct series_key k;
+	struct series_cache *e;
+	const char *broker;
+	char ver[8];
+
+	memset(&k, 0, sizeof(k));
+	k.conn = x->conn;
+	k.api_key = x->api_key;
+	k.api_version = x->api_version;
+	k.client_id_len = x->client_id_len;
+	memcpy(k.client_id, x->client_id, strnlen(x->client_id, KT_CLIENT_ID_MAX));
+	e = &m->cache[hash_bytes(&k, sizeof(k), 11) & (SERIES_CACHE - 1)];
+	if (e->valid && !memcmp(&e->k, &k, sizeof(k)))
+		return e;
+	memset(e, 0, sizeof(*e));
+	e->k = k;
+	e->valid = true;
+	broker = broker_of(m, &x->conn);
+	snprintf(ver, sizeof(ver), "%d", x->api_version);
+	e->requests = kt_series(m->requests, (const char *const[]){ api, ver, cid, broker });
+	e->req_bytes = kt_series(m->req_bytes, (const char *const[]){ api, cid, broker });
+	e->resp_bytes = kt_series(m->resp_bytes, (const char *const[]){ api, cid, broker });
+	e->duration = kt_series(m->duration, (const char *const[]){ api, broker });
+	return e;
+}
+
 void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x, const struct kt_annot *an)
 {
 	const char *api = kt_api_name(x->api_key);
-	const char *broker = broker_of(m, &x->conn);
 	const char *cid = x->client_id_len < 0 ? "" : x->client_id;
+	struct series_cache *e = series_for(m, x, api, cid);
 	char ver[8];
 
-	snprintf(ver, sizeof(ver), "%d", x->api_version);
-	kt_inc(kt_series(m->requests, (const char *const[]){ api, ver, cid, broker }), 1);
-	kt_inc(kt_series(m->req_bytes, (const char *const[]){ api, cid, broker }),
-	       (double)x->req_size + 4);
+	kt_inc(e->requests, 1);
+	kt_inc(e->req_bytes, (double)x->req_size + 4);
 	switch (x->status) {
 	case KT_STATUS_OK:
-		kt_inc(kt_series(m->resp_bytes, (const char *const[]){ api, cid, broker }),
-		       (double)x->resp_size + 4);
+		kt_inc(e->resp_bytes, (double)x->resp_size + 4);
 		/* A Fetch long poll that found nothing says nothing of the broker. */
-		if (an && an->empty_fetch && an->resp_decoded)
-			kt_inc(kt_series(m->empty_fetches, (const char *const[]){ broker }), 1);
-		else
-			kt_observe(kt_series(m->duration, (const char *const[]){ api, broker }),
-				   (double)(x->resp_ts_ns - x->req_ts_ns) / 1e9);
+		if (an && an->empty_fetch && an->resp_decoded) {
+			if (!e->empty_fetches)
+				e->empty_fetches = kt_series(m->empty_fetches, (const char *const[]){
+					broker_of(m, &x->conn) });
+			kt_inc(e->empty_fetches, 1);
+		} else {
+			kt_observe(e->duration, (double)(x->resp_ts_ns - x->req_ts_ns) / 1e9);
+		}
 		break;
 	case KT_STATUS_NO_RESPONSE:
-		kt_inc(kt_series(m->no_response, (const char *const[]){ api, broker }), 1);
+		if (!e->no_response)
+			e->no_response = kt_series(m->no_response, (const char *const[]){
+				api, broker_of(m, &x->conn) });
+		kt_inc(e->no_response, 1);
 		break;
 	case KT_STATUS_UNANSWERED:
-		kt_inc(kt_series(m->unanswered, (const char *const[]){ api, broker }), 1);
+		if (!e->unanswered)
+			e->unanswered = kt_series(m->unanswered, (const char *const[]){
+				api, broker_of(m, &x->conn) });
+		kt_inc(e->unanswered, 1);
 		break;
 	}
-	if (an)
+	if (an) {
+		snprintf(ver, sizeof(ver), "%d", x->api_version);
 		km_annot(m, x, an, api, ver, cid);
+	}
 }
 
 struct sync_ctx {

@@ -192,7 +192,7 @@ static size_t escape(char *out, const char *in, size_t n)
 static const char *intern(struct label *l, const char *v)
 {
 	size_t n = strlen(v);
-	char *esc = malloc(n * 3 + 1);
+	char stackbuf[512], *esc = n * 3 + 1 <= sizeof(stackbuf) ? stackbuf : malloc(n * 3 + 1);
 	uint64_t h;
 	struct hnode *hn;
 	struct lvalue *lv;
@@ -205,12 +205,14 @@ static const char *intern(struct label *l, const char *v)
 	for (hn = ht_first(&l->values, h); hn; hn = ht_next(hn, h)) {
 		lv = container_of(hn, struct lvalue, hn);
 		if (!strcmp(lv->s, esc)) {
-			free(esc);
+			if (esc != stackbuf)
+				free(esc);
 			return lv->s;
 		}
 	}
 	if (l->count >= l->cap && strcmp(esc, KT_LABEL_OTHER)) {
-		free(esc);
+		if (esc != stackbuf)
+			free(esc);
 		l->overflow++;
 		if (!l->other) {
 			l->other = intern(l, KT_LABEL_OTHER);
@@ -220,11 +222,13 @@ static const char *intern(struct label *l, const char *v)
 	}
 	lv = malloc(sizeof(*lv) + en + 1);
 	if (!lv) {
-		free(esc);
+		if (esc != stackbuf)
+			free(esc);
 		return KT_LABEL_OTHER;
 	}
 	memcpy(lv->s, esc, en + 1);
-	free(esc);
+	if (esc != stackbuf)
+		free(esc);
 	ht_insert(&l->values, &lv->hn, h);
 	/* "other" is always admitted and does not spend the budget. */
 	if (strcmp(lv->s, KT_LABEL_OTHER))

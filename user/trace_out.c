@@ -8,121 +8,272 @@
 #include "trace_out.h"
 #include "util.h"
 
-static void json_client_id(FILE *f, const struct kt_exchange *x)
+/*
+ * A line is built in a buffer with hand-rolled formatting and written
+ * once: printf's machinery was half of the agent's CPU at 50K lines/s.
+ */
+struct jb {
+	FILE *f;
+	size_t n;
+	char b[4096];
+};
+
+static void jb_flush(struct jb *j)
 {
-	if (x->client_id_len < 0) {
-		fputs("null", f);
-		return;
-	}
-	json_str(f, x->client_id, strlen(x->client_id));
+	fwrite(j->b, 1, j->n, j->f);
+	j->n = 0;
 }
 
-static void json_opt_str(FILE *f, const char *key, const char *v)
+static void jb_put(struct jb *j, const char *s, size_t n)
+{
+	while (n) {
+		size_t k = n < sizeof(j->b) - j->n ? n : sizeof(j->b) - j->n;
+
+		memcpy(j->b + j->n, s, k);
+		j->n += k;
+		s += k;
+		n -= k;
+		if (j->n == sizeof(j->b))
+			jb_flush(j);
+	}
+}
+
+#define jb_lit(j, s) jb_put(j, s, sizeof(s) - 1)
+
+static void jb_cstr(struct jb *j, const char *s)
+{
+	jb_put(j, s, strlen(s));
+}
+
+static void jb_i64(struct jb *j, int64_t v)
+{
+	char t[24];
+	int n = 0;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		t[sizeof(t) - 1 - n++] = '0' + u % 10;
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		t[sizeof(t) - 1 - n++] = '-';
+	jb_put(j, t + sizeof(t) - n, n);
+}
+
+/* whole.frac with `digits` digits of frac (frac < 10^digits). */
+static void jb_fixed(struct jb *j, int64_t whole, uint64_t frac, int digits)
+{
+	char t[8];
+	int i;
+
+	jb_i64(j, whole);
+	for (i = digits - 1; i >= 0; i--) {
+		t[i] = '0' + frac % 10;
+		frac /= 10;
+	}
+	jb_lit(j, ".");
+	jb_put(j, t, digits);
+}
+
+/* A JSON string: bytes outside printable ASCII as \u00XX. */
+static void jb_str(struct jb *j, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, run = 0;
+
+	jb_lit(j, "\"");
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			continue;
+		jb_put(j, s + run, i - run);
+		if (c == '"' || c == '\\') {
+			e[1] = c;
+			jb_put(j, e, 2);
+		} else {
+			jb_put(j, e, 6);
+		}
+		run = i + 1;
+	}
+	jb_put(j, s + run, len - run);
+	jb_lit(j, "\"");
+}
+
+static void jb_opt_str(struct jb *j, const char *key, const char *v)
 {
 	if (!v)
 		return;
-	fprintf(f, ",\"%s\":", key);
-	json_str(f, v, strlen(v));
+	jb_lit(j, ",\"");
+	jb_cstr(j, key);
+	jb_lit(j, "\":");
+	jb_str(j, v, strlen(v));
+}
+
+static void jb_error(struct jb *j, int16_t code)
+{
+	const char *e = kc_error_name(code);
+
+	if (e) {
+		jb_lit(j, "\"");
+		jb_cstr(j, e);
+		jb_lit(j, "\"");
+	} else {
+		jb_lit(j, "\"UNKNOWN_");
+		jb_i64(j, code);
+		jb_lit(j, "\"");
+	}
 }
 
 /* What deep decoding found: topics, group, software, admin resources. */
-static void json_annot(FILE *f, const struct kt_annot *an)
+static void json_annot(struct jb *j, const struct kt_annot *an)
 {
 	uint32_t i;
 
 	if (an->ntp) {
-		fputs(",\"topics\":[", f);
+		jb_lit(j, ",\"topics\":[");
 		for (i = 0; i < an->ntp; i++) {
 			const struct kt_tp *t = &an->tps[i];
-			const char *e = t->error >= 0 ? kc_error_name(t->error) : NULL;
 
-			fputs(i ? ",{\"topic\":" : "{\"topic\":", f);
-			json_str(f, t->topic, strlen(t->topic));
-			fprintf(f, ",\"partition\":%d", t->partition);
-			if (t->has_data)
-				fprintf(f, ",\"records\":%lld,\"bytes\":%lld",
-					(long long)t->records, (long long)t->bytes);
+			if (i)
+				jb_lit(j, ",");
+			jb_lit(j, "{\"topic\":");
+			jb_str(j, t->topic, strlen(t->topic));
+			jb_lit(j, ",\"partition\":");
+			jb_i64(j, t->partition);
+			if (t->has_data) {
+				jb_lit(j, ",\"records\":");
+				jb_i64(j, t->records);
+				jb_lit(j, ",\"bytes\":");
+				jb_i64(j, t->bytes);
+			} else {
+				jb_lit(j, ",\"records\":null,\"bytes\":null");
+			}
+			jb_lit(j, ",\"error\":");
+			if (t->error >= 0)
+				jb_error(j, t->error);
 			else
-				fputs(",\"records\":null,\"bytes\":null", f);
-			if (t->error >= 0 && e)
-				fprintf(f, ",\"error\":\"%s\"}", e);
-			else if (t->error >= 0)
-				fprintf(f, ",\"error\":\"UNKNOWN_%d\"}", t->error);
-			else
-				fputs(",\"error\":null}", f);
+				jb_lit(j, "null");
+			jb_lit(j, "}");
 		}
-		fputc(']', f);
+		jb_lit(j, "]");
 	}
 	if (an->has_error) {
-		const char *e = kc_error_name(an->error);
-
-		if (e)
-			fprintf(f, ",\"error\":\"%s\"", e);
-		else
-			fprintf(f, ",\"error\":\"UNKNOWN_%d\"", an->error);
+		jb_lit(j, ",\"error\":");
+		jb_error(j, an->error);
 	}
-	json_opt_str(f, "group", an->group);
-	json_opt_str(f, "transactional_id", an->txn_id);
-	json_opt_str(f, "software_name", an->sw_name);
-	json_opt_str(f, "software_version", an->sw_version);
-	json_opt_str(f, "sasl_mechanism", an->mechanism);
+	jb_opt_str(j, "group", an->group);
+	jb_opt_str(j, "transactional_id", an->txn_id);
+	jb_opt_str(j, "software_name", an->sw_name);
+	jb_opt_str(j, "software_version", an->sw_version);
+	jb_opt_str(j, "sasl_mechanism", an->mechanism);
 	if (an->admin) {
-		fputs(",\"admin\":true,\"resources\":[", f);
+		jb_lit(j, ",\"admin\":true,\"resources\":[");
 		for (i = 0; i < an->nresources; i++) {
 			if (i)
-				fputc(',', f);
-			json_str(f, an->resources[i], strlen(an->resources[i]));
+				jb_lit(j, ",");
+			jb_str(j, an->resources[i], strlen(an->resources[i]));
 		}
-		fputc(']', f);
+		jb_lit(j, "]");
 	}
-	json_opt_str(f, "invalid", an->invalid);
+	jb_opt_str(j, "invalid", an->invalid);
 	if (an->empty_fetch && an->resp_decoded)
-		fputs(",\"empty_fetch\":true", f);
+		jb_lit(j, ",\"empty_fetch\":true");
 	if (an->deprecated)
-		fputs(",\"deprecated\":true", f);
+		jb_lit(j, ",\"deprecated\":true");
+}
+
+/* Address strings of the last connection written: lines come in runs. */
+static struct {
+	struct kt_conn conn;
+	bool valid;
+	char client[KT_ADDR_STRLEN], broker[KT_ADDR_STRLEN];
+} addr_cache;
+
+static void addrs(const struct kt_conn *c, const char **client, const char **broker)
+{
+	if (!addr_cache.valid || memcmp(&addr_cache.conn, c, sizeof(*c))) {
+		fmt_addr(addr_cache.client, sizeof(addr_cache.client), c->client_addr,
+			 c->family, c->client_port);
+		fmt_addr(addr_cache.broker, sizeof(addr_cache.broker), c->broker_addr,
+			 c->family, c->broker_port);
+		addr_cache.conn = *c;
+		addr_cache.valid = true;
+	}
+	*client = addr_cache.client;
+	*broker = addr_cache.broker;
 }
 
 void kt_trace_json(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns,
 		   const struct kt_annot *an)
 {
-	char client[KT_ADDR_STRLEN], broker[KT_ADDR_STRLEN];
 	int64_t ts = (int64_t)x->req_ts_ns + clock_offset_ns;
+	const char *client, *broker;
+	struct jb j;
 
-	fmt_addr(client, sizeof(client), x->conn.client_addr, x->conn.family,
-		 x->conn.client_port);
-	fmt_addr(broker, sizeof(broker), x->conn.broker_addr, x->conn.family,
-		 x->conn.broker_port);
-	fprintf(f, "{\"ts\":%lld.%06lld,\"client\":\"%s\",\"broker\":\"%s\","
-		"\"api_key\":%d,\"api\":\"%s\",\"api_version\":%d,"
-		"\"correlation_id\":%d,\"client_id\":",
-		(long long)(ts / 1000000000), (long long)(ts % 1000000000 / 1000),
-		client, broker, x->api_key, kt_api_name(x->api_key), x->api_version,
-		x->correlation_id);
-	json_client_id(f, x);
-	if (x->client_id_len > KT_CLIENT_ID_MAX)
-		fputs(",\"client_id_truncated\":true", f);
-	fprintf(f, ",\"request_bytes\":%d", x->req_size);
-	if (x->resp_size >= 0)
-		fprintf(f, ",\"response_bytes\":%d,\"latency_us\":%.3f", x->resp_size,
-			(double)(x->resp_ts_ns - x->req_ts_ns) / 1000.0);
+	j.f = f;
+	j.n = 0;
+	addrs(&x->conn, &client, &broker);
+	jb_lit(&j, "{\"ts\":");
+	jb_fixed(&j, ts / 1000000000, ts % 1000000000 / 1000, 6);
+	jb_lit(&j, ",\"client\":\"");
+	jb_cstr(&j, client);
+	jb_lit(&j, "\",\"broker\":\"");
+	jb_cstr(&j, broker);
+	jb_lit(&j, "\",\"api_key\":");
+	jb_i64(&j, x->api_key);
+	jb_lit(&j, ",\"api\":\"");
+	jb_cstr(&j, kt_api_name(x->api_key));
+	jb_lit(&j, "\",\"api_version\":");
+	jb_i64(&j, x->api_version);
+	jb_lit(&j, ",\"correlation_id\":");
+	jb_i64(&j, x->correlation_id);
+	jb_lit(&j, ",\"client_id\":");
+	if (x->client_id_len < 0)
+		jb_lit(&j, "null");
 	else
-		fputs(",\"response_bytes\":null,\"latency_us\":null", f);
-	fprintf(f, ",\"status\":\"%s\"", kt_status_name(x->status));
-	if (x->status == KT_STATUS_UNANSWERED)
-		fprintf(f, ",\"reason\":\"%s\"", kt_reason_name(x->reason));
-	if (an && an->acks_known && x->api_key == KT_API_PRODUCE)
-		fprintf(f, ",\"acks\":%d", an->acks);
-	else if (x->api_key == KT_API_PRODUCE && x->acks_known)
-		fprintf(f, ",\"acks\":%d", x->acks);
+		jb_str(&j, x->client_id, strlen(x->client_id));
+	if (x->client_id_len > KT_CLIENT_ID_MAX)
+		jb_lit(&j, ",\"client_id_truncated\":true");
+	jb_lit(&j, ",\"request_bytes\":");
+	jb_i64(&j, x->req_size);
+	if (x->resp_size >= 0) {
+		uint64_t ns = x->resp_ts_ns - x->req_ts_ns;
+
+		jb_lit(&j, ",\"response_bytes\":");
+		jb_i64(&j, x->resp_size);
+		jb_lit(&j, ",\"latency_us\":");
+		jb_fixed(&j, ns / 1000, ns % 1000, 3);
+	} else {
+		jb_lit(&j, ",\"response_bytes\":null,\"latency_us\":null");
+	}
+	jb_lit(&j, ",\"status\":\"");
+	jb_cstr(&j, kt_status_name(x->status));
+	jb_lit(&j, "\"");
+	if (x->status == KT_STATUS_UNANSWERED) {
+		jb_lit(&j, ",\"reason\":\"");
+		jb_cstr(&j, kt_reason_name(x->reason));
+		jb_lit(&j, "\"");
+	}
+	if (x->api_key == KT_API_PRODUCE && ((an && an->acks_known) || x->acks_known)) {
+		jb_lit(&j, ",\"acks\":");
+		jb_i64(&j, an && an->acks_known ? an->acks : x->acks);
+	}
 	if (x->resynced)
-		fputs(",\"resync\":true", f);
-	if (x->req_cap.want)
-		fprintf(f, ",\"request_captured\":%u", x->req_cap.len);
-	if (x->resp_cap.want)
-		fprintf(f, ",\"response_captured\":%u", x->resp_cap.len);
+		jb_lit(&j, ",\"resync\":true");
+	if (x->req_cap.want) {
+		jb_lit(&j, ",\"request_captured\":");
+		jb_i64(&j, x->req_cap.len);
+	}
+	if (x->resp_cap.want) {
+		jb_lit(&j, ",\"response_captured\":");
+		jb_i64(&j, x->resp_cap.len);
+	}
 	if (an)
-		json_annot(f, an);
-	fputs("}\n", f);
+		json_annot(&j, an);
+	jb_lit(&j, "}\n");
+	jb_flush(&j);
 }
 
 void kt_trace_text(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns,
