@@ -468,8 +468,10 @@ static __always_inline int wflush(struct walk *w, struct walker *wk, __u32 to, _
 		goto send;
 	}
 	if (seq_diff(to, from) <= 0) {
+		/* The end mark alone; it may follow skipped record bytes. */
 		if (last)
-			emit_data(w->sc, wk->frame_seq, from - wk->frame_seq, 0, last,
+			emit_data(w->sc, wk->frame_seq, from - wk->frame_seq, 0,
+				  last | (wk->after_hole ? KT_DF_AFTER_HOLE : 0),
 				  (__u32)wk->fail_pc << 16 | (__u32)wk->fail_state);
 		return 0;
 	}

@@ -14,6 +14,7 @@ nothing tshark did not see.
   live_test.py midstream   a connection opened before kafkatap starts
 """
 import json
+import re
 import os
 import signal
 import subprocess
@@ -254,6 +255,12 @@ def report(errors, compared, lines, err_path):
     stats = [l for l in open(err_path).read().splitlines() if "kafkatap:" in l and "=" in l]
     for s in stats:
         log("  " + s)
+    # Nothing is lost on these links: every capture the kernel starts must
+    # reach the agent whole, every STRUCTURE walk must succeed.
+    counters = dict(m.groups() for s in stats for m in re.finditer(r"(\w+)=(\d+)", s))
+    for name in ("capture_incomplete", "structure_walks_failed", "gaps", "ringbuf_full"):
+        if int(counters.get(name, 0)):
+            errors.append("%s=%s on a lossless link" % (name, counters[name]))
     log("  %d requests compared with tshark, %d trace lines, %d errors" % (
         compared, len(lines), len(errors)))
     for e in errors[:30]:
