@@ -16,6 +16,7 @@ enum head_result {
 	HEAD_OK = 0,
 	HEAD_NEED_MORE,		/* the segment ends inside the head */
 	HEAD_BAD,		/* not a Kafka frame (counted unless resyncing) */
+	HEAD_SKIP,		/* a frame, but no request the specs know: counted, skipped */
 };
 
 struct head {
@@ -143,9 +144,12 @@ static __always_inline int parse_req_head(const __u8 *h, __u32 n,
 		return HEAD_BAD;
 	}
 	r = &api_ranges[hd->api_key & (KT_API_MAX - 1)];
-	if (strict && r->min_version < 0) {
+	if (r->min_version < 0) {
+		/* In sync, the size still marks the next frame: step over this one.
+		 * A broker closes the connection on such a request; reporting it
+		 * would only invent a request. */
 		hd->bad_counter = KT_C_MAL_API_KEY;
-		return HEAD_BAD;
+		return strict ? HEAD_BAD : HEAD_SKIP;
 	}
 	if (hd->api_version < 0 ||
 	    (strict && (hd->api_version < r->min_version ||

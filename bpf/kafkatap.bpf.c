@@ -296,6 +296,16 @@ __attribute__((noinline)) int kt_head_step(struct __sk_buff *skb, struct kt_stre
 			cnt_inc(hd.bad_counter);
 		goto lost;
 	}
+	if (r == HEAD_SKIP) {
+		cnt_inc(hd.bad_counter);
+		st->frame_seq = st->frame_end;
+		st->frame_end = st->frame_seq + hd.size + 4;
+		st->cap_end = st->frame_seq;
+		st->structure = 0;
+		if (carried)
+			bpf_map_delete_elem(&carry, &sc->key);
+		return 0;
+	}
 
 	if (st->dir == KT_DIR_RESP) {
 		/* The request stream's ring: what this response answers. */
@@ -451,22 +461,28 @@ static __always_inline void build_keys(struct pkt *pk, __u8 dir,
 	c->family = pk->family;
 }
 
-static __always_inline void stream_closed(struct stream_key *key, struct kt_ev_hdr *eh,
-					  struct pkt *pk)
+/* Remove a stream's state, leaving where it ended in `closed`. */
+static __always_inline void stream_forget(struct stream_key *key, __u32 end, bool known)
 {
-	struct stream_key rev = {};
-
+	if (known)
+		bpf_map_update_elem(&closed, key, &end, BPF_ANY);
 	bpf_map_delete_elem(&streams, key);
 	bpf_map_delete_elem(&carry, key);
+}
+
+static __always_inline void stream_closed(struct scratch *sc, struct kt_ev_hdr *eh,
+					  struct pkt *pk, __u32 end)
+{
+	struct kt_stream *st;
+
+	/* A FIN takes one sequence number after the payload. */
+	stream_forget(&sc->key, end + !!(pk->tcp_flags & KT_TCP_FIN), true);
 	if (pk->tcp_flags & KT_TCP_RST) {
 		/* RST ends both directions. */
-		__builtin_memcpy(rev.saddr, key->daddr, 16);
-		__builtin_memcpy(rev.daddr, key->saddr, 16);
-		rev.sport = key->dport;
-		rev.dport = key->sport;
-		rev.family = key->family;
-		bpf_map_delete_elem(&streams, &rev);
-		bpf_map_delete_elem(&carry, &rev);
+		rev_key(&sc->rkey, &sc->key);
+		st = bpf_map_lookup_elem(&streams, &sc->rkey);
+		if (st)
+			stream_forget(&sc->rkey, st->next_seq, st->seq_known);
 	}
 	cnt_inc(KT_C_CLOSES);
 	emit_stream_ev(eh, KT_EV_CLOSE, pk->seq,
@@ -504,8 +520,10 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 		init->state = KT_ST_SYNC;
 		init->dir = dir;
 		init->next_seq = init->frame_end = init->frame_seq = init->cap_end = seg_seq;
+		init->seq_known = 1;
 		bpf_map_update_elem(&streams, key, init, BPF_ANY);
 		bpf_map_delete_elem(&carry, key);
+		bpf_map_delete_elem(&closed, key);
 	}
 
 	if (pk->payload_len) {
@@ -514,9 +532,16 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 			/* No state and a FIN or RST: the end of something we never saw. */
 			if (pk->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
 				return;
+			__u32 *end = bpf_map_lookup_elem(&closed, key);
+
 			__builtin_memset(init, 0, sizeof(*init));
 			init->state = KT_ST_UNSYNC;
 			init->dir = dir;
+			if (end) {
+				/* A late retransmission of a closed stream. */
+				init->next_seq = *end;
+				init->seq_known = 1;
+			}
 			bpf_map_update_elem(&streams, key, init, BPF_NOEXIST);
 			st = bpf_map_lookup_elem(&streams, key);
 			if (!st)
@@ -549,6 +574,18 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 				w.seg.p = st->next_seq;
 			}
 		}
+		if (st->state != KT_ST_SYNC && st->seq_known &&
+		    seq_diff(seg_seq, st->next_seq) < 0) {
+			/*
+			 * Not synchronised, and these bytes (or some) were read
+			 * before: a retransmission after a gap or a close. Their
+			 * frames, if any, were reported; never resync on them.
+			 */
+			cnt_inc(KT_C_RETRANS);
+			if (seq_diff(w.seg.seg_end, st->next_seq) > 0)
+				st->next_seq = w.seg.seg_end;
+			goto out;
+		}
 		if (st->state != KT_ST_SYNC) {
 			/* Try the segment start as a frame start. */
 			st->state = KT_ST_SYNC;
@@ -568,10 +605,11 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 		if (w.seg.resynced)
 			cnt_inc(KT_C_RESYNCS);
 		st->next_seq = w.seg.seg_end;
+		st->seq_known = 1;
 	}
 out:
 	if (pk->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
-		stream_closed(key, eh, pk);
+		stream_closed(sc, eh, pk, seg_seq + pk->payload_len);
 }
 
 SEC("tc")

@@ -59,7 +59,8 @@ struct kt_stream {
 	__u8	structure;	/* the current frame is walked (STRUCTURE capture) */
 	__u8	ring_next;	/* request streams: next slot of ring[] to write */
 	__u8	spilled;	/* some went to the spill map */
-	__u8	_pad[3];
+	__u8	seq_known;	/* next_seq holds the highest byte read so far */
+	__u8	_pad[2];
 	/*
 	 * Request streams: the last KT_INFLIGHT requests, which gives each
 	 * response the API it answers (its capture policy) and lets
@@ -127,6 +128,18 @@ struct walker {
 	struct kt_sprog_key key;
 	__u8	carry[2 * WALK_CARRY];	/* twice: masked offset + length stay inside */
 };
+
+/*
+ * Streams closed by FIN/RST: their state is removed, but a retransmission
+ * arriving after the FIN must not start a new stream and report its
+ * frames again. Where the stream ended, kept a while (LRU).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct stream_key);
+	__type(value, __u32);
+} closed SEC(".maps");
 
 /* Per-CPU work area: frame heads and capture chunks are assembled here. */
 struct scratch {

@@ -780,8 +780,8 @@ static void test_duplicate_corr(void **state)
 	struct fx *f = *state;
 	struct kt_conn c = conn4(2, 40000);
 
-	REQ(f, &c, 1000, .key = 3, .corr = 5, .size = 10);
-	REQ(f, &c, 1100, .key = 3, .corr = 5, .size = 20);
+	REQ(f, &c, 1000, .key = 3, .corr = 5, .size = 10, .seq = 1);
+	REQ(f, &c, 1100, .key = 3, .corr = 5, .size = 20, .seq = 2);
 	assert_int_equal(st(f)->duplicate_requests, 1);
 	assert_int_equal(st(f)->pending, 1);
 	assert_int_equal(f->s->n, 1);
@@ -796,6 +796,28 @@ static void test_duplicate_corr(void **state)
 	assert_int_equal(f->s->got[1].x.req_ts_ns, 1100);
 	assert_int_equal(st(f)->unanswered[KT_REASON_EVICTED], 1);
 	assert_int_equal(st(f)->pending_evictions, 0);
+	assert_int_equal(st(f)->pending, 0);
+}
+
+/* The kernel may report one frame twice (a retransmission after a resync):
+ * same correlation id and same frame_seq. The first report stays pending and
+ * still pairs; nothing is given up. */
+static void test_rereported_frame(void **state)
+{
+	struct fx *f = *state;
+	struct kt_conn c = conn4(2, 40000);
+
+	REQ(f, &c, 1000, .key = 3, .corr = 5, .size = 10, .seq = 7);
+	REQ(f, &c, 1100, .key = 3, .corr = 5, .size = 10, .seq = 7);
+	assert_int_equal(st(f)->duplicate_requests, 1);
+	assert_int_equal(st(f)->pending, 1);
+	assert_int_equal(f->s->n, 0);
+	assert_int_equal(st(f)->unanswered[KT_REASON_EVICTED], 0);
+
+	RESP(f, &c, 1200, .corr = 5, .size = 30);
+	assert_int_equal(f->s->n, 1);
+	assert_x(&f->s->got[0], 5, KT_STATUS_OK, KT_REASON_NONE);
+	assert_int_equal(f->s->got[0].x.req_ts_ns, 1000);
 	assert_int_equal(st(f)->pending, 0);
 }
 
@@ -1188,6 +1210,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmatched_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_corr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rereported_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_conns_lru, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_conns_lru_request, setup, teardown),

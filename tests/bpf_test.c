@@ -672,6 +672,36 @@ static void test_shuffled(void **state)
 	free(b.p);
 }
 
+/*
+ * Found by tests/loss_test.py: retransmissions of bytes read before a gap,
+ * or arriving after the FIN, must not be reported again.
+ */
+static void test_retransmit_after_gap_or_close(void **state)
+{
+	struct tuple t = conn_open(false, 1, 1);
+	struct buf b = {};
+	size_t o[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		o[i] = b.len;
+		kafka_request(&b, 3, 9, 70 + i, "again", "\x00\x00\x00\x00", 4);
+	}
+	recs_clear(&recs);
+	seg(&t, 1, TCP_PSH, b.p, o[1]);				/* frame 0 */
+	seg(&t, 1 + o[2], TCP_PSH, b.p + o[2], o[3] - o[2]);	/* frame 2: gap, resync */
+	seg(&t, 1, TCP_PSH, b.p, o[2]);				/* frames 0-1 again */
+	seg(&t, 1 + o[3], TCP_PSH | TCP_FIN, b.p + o[3], b.len - o[3]);	/* frame 3, FIN */
+	seg(&t, 1 + o[3], TCP_PSH, b.p + o[3], b.len - o[3]);	/* frame 3 again, after the FIN */
+	seg(&t, 1 + o[2], TCP_PSH, b.p + o[2], b.len - o[2]);	/* frames 2-3 again */
+	check_frames((struct exp[]){
+		{ KT_EV_REQUEST, 3, 9, 70, "again", o[1] - 4 },
+		{ KT_EV_REQUEST, 3, 9, 72, "again", o[1] - 4, KT_FF_RESYNC },
+		{ KT_EV_REQUEST, 3, 9, 73, "again", o[1] - 4 },
+	}, 3, "retransmissions after a gap and a close");
+	free(b.p);
+}
+
 /* Not Kafka on a Kafka port: counted as malformed, nothing reported. */
 static void test_not_kafka(void **state)
 {
@@ -701,6 +731,35 @@ static void test_not_kafka(void **state)
 	assert_int_equal(c1[KT_C_PACKETS] - c0[KT_C_PACKETS], 6);	/* 2x(SYN, SYN-ACK, data) */
 }
 
+/*
+ * An api key the specs do not know, in sync: its size still marks the next
+ * frame. Counted, not reported, and the stream stays in sync.
+ */
+static void test_unknown_api_key_skipped(void **state)
+{
+	uint64_t c0[KT_C_MAX], c1[KT_C_MAX];
+	struct tuple t = conn_open(false, 1, 1);
+	struct buf b = {};
+	size_t o0, o1;
+
+	kafka_request(&b, 18, 3, 1, "first", NULL, 0);
+	o0 = b.len;
+	kafka_request(&b, 127, 0, 2, "unknown", "\x01\x02\x03", 3);
+	o1 = b.len;
+	kafka_request(&b, 3, 9, 3, "after", NULL, 0);
+	counters(c0);
+	recs_clear(&recs);
+	seg(&t, 1, TCP_PSH, b.p, b.len);
+	check_frames((struct exp[]){
+		{ KT_EV_REQUEST, 18, 3, 1, "first", o0 - 4 },
+		{ KT_EV_REQUEST, 3, 9, 3, "after", b.len - o1 - 4 },
+	}, 2, "an unknown api key between two requests");
+	counters(c1);
+	assert_int_equal(c1[KT_C_MAL_API_KEY] - c0[KT_C_MAL_API_KEY], 1);
+	assert_int_equal(c1[KT_C_RESYNCS] - c0[KT_C_RESYNCS], 0);
+	free(b.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,7 +776,9 @@ int main(void)
 		cmocka_unit_test(test_sasl_never_captured),
 		cmocka_unit_test(test_produce_acks),
 		cmocka_unit_test(test_shuffled),
+		cmocka_unit_test(test_retransmit_after_gap_or_close),
 		cmocka_unit_test(test_not_kafka),
+		cmocka_unit_test(test_unknown_api_key_skipped),
 	};
 
 	return cmocka_run_group_tests_name("bpf (BPF_PROG_TEST_RUN)", tests, setup_all, teardown_all);

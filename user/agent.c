@@ -28,6 +28,7 @@ struct pending {
 	struct list_head age_link;	/* agent->age or agent->age_acks0 */
 	struct conn *c;
 	uint64_t deadline;
+	uint32_t frame_seq;
 	bool no_resp_expected;
 	struct kt_exchange x;
 };
@@ -43,6 +44,7 @@ struct kt_agent {
 	struct list_head age;		/* pending that expect a response */
 	struct list_head age_acks0;	/* pending acks=0 Produce */
 	struct list_head resp_waits;	/* answered, waiting for capture chunks */
+	struct conn *last;		/* the connection of the previous record */
 	struct list_head closing;	/* connections closed, kept a moment */
 	struct kt_agent_stats st;
 };
@@ -224,6 +226,8 @@ static void conn_drop(struct kt_agent *a, struct conn *c, enum kt_reason r)
 	capture_stop(a, c, KT_DIR_RESP);
 	ht_remove(&a->conns, &c->hn);
 	list_del(&c->lru);
+	if (a->last == c)
+		a->last = NULL;
 	if (c->closing)
 		list_del(&c->close_link);
 	a->st.connections--;
@@ -234,14 +238,20 @@ static void conn_drop(struct kt_agent *a, struct conn *c, enum kt_reason r)
 
 static struct conn *conn_find(struct kt_agent *a, const struct kt_conn *k)
 {
-	uint64_t h = conn_hash(k);
+	uint64_t h;
 	struct hnode *n;
 
+	/* Records come in runs of one connection (a frame and its chunks). */
+	if (a->last && !memcmp(&a->last->key, k, sizeof(*k)))
+		return a->last;
+	h = conn_hash(k);
 	for (n = ht_first(&a->conns, h); n; n = ht_next(n, h)) {
 		struct conn *c = container_of(n, struct conn, hn);
 
-		if (!memcmp(&c->key, k, sizeof(*k)))
+		if (!memcmp(&c->key, k, sizeof(*k))) {
+			a->last = c;
 			return c;
+		}
 	}
 	return NULL;
 }
@@ -274,9 +284,9 @@ static struct conn *conn_get(struct kt_agent *a, const struct kt_conn *k)
 	return c;
 }
 
-static struct pending *pending_find(struct kt_agent *a, struct conn *c, int32_t corr)
+static struct pending *pending_find_h(struct kt_agent *a, struct conn *c, int32_t corr,
+				      uint64_t h)
 {
-	uint64_t h = pend_hash(c, corr);
 	struct hnode *n;
 
 	for (n = ht_first(&a->pend, h); n; n = ht_next(n, h)) {
@@ -286,6 +296,11 @@ static struct pending *pending_find(struct kt_agent *a, struct conn *c, int32_t 
 			return p;
 	}
 	return NULL;
+}
+
+static struct pending *pending_find(struct kt_agent *a, struct conn *c, int32_t corr)
+{
+	return pending_find_h(a, c, corr, pend_hash(c, corr));
 }
 
 static struct pending *oldest_pending(struct kt_agent *a)
@@ -307,6 +322,7 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 {
 	struct conn *c;
 	struct pending *p;
+	uint64_t ph;
 	size_t n;
 
 	a->st.requests++;
@@ -315,7 +331,13 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 		return;
 	/* A new request frame ends the previous one's capture. */
 	capture_stop(a, c, KT_DIR_REQ);
-	p = pending_find(a, c, ev->correlation_id);
+	ph = pend_hash(c, ev->correlation_id);
+	p = pending_find_h(a, c, ev->correlation_id, ph);
+	if (p && p->frame_seq == ev->frame_seq) {
+		/* The same frame reported again (a retransmission): keep the first. */
+		a->st.duplicate_requests++;
+		return;
+	}
 	if (p) {
 		/* Same id twice on one connection: the older can no longer be paired. */
 		a->st.duplicate_requests++;
@@ -329,6 +351,7 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 	if (!p)
 		return;
 	p->c = c;
+	p->frame_seq = ev->frame_seq;
 	p->x.conn = ev->h.conn;
 	p->x.ifindex = ev->h.ifindex;
 	p->x.req_ts_ns = ts;
@@ -356,7 +379,7 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 		list_add_tail(&p->age_link, &a->age);
 	}
 	list_add_tail(&p->conn_link, &c->pending);
-	ht_insert(&a->pend, &p->hn, pend_hash(c, ev->correlation_id));
+	ht_insert(&a->pend, &p->hn, ph);
 	a->st.pending++;
 	capture_start(a, c, KT_DIR_REQ, &p->x.req_cap, ev->frame_seq, ev->capture_len,
 		      ev->flags & KT_FF_STRUCTURE);
