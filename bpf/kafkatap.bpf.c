@@ -59,6 +59,7 @@ struct walk {
 	__u32	wflush_to;		/* walk: send kept bytes up to here */
 	__u16	wlast;			/* walk: flags of the final chunk */
 	__u8	wdone;			/* walk: this segment's part is walked */
+	__u32	wframe;			/* walk: the frame wk, sp and wdone are for */
 };
 
 static __always_inline __s32 seq_diff(__u32 a, __u32 b)
@@ -254,6 +255,8 @@ __attribute__((noinline)) int kt_head_step(struct __sk_buff *skb, struct kt_stre
 
 	if (!skb || !st || !sc || !ws)
 		return 1;
+	if (ws->late && seq_diff(ws->p, ws->late_end) >= 0)
+		return 1;	/* past the hole: these frames were seen */
 	carried = ws->p - st->frame_end;
 	avail = ws->seg_end - ws->p;
 	if (carried >= KT_HEAD_MAX)
@@ -283,8 +286,10 @@ __attribute__((noinline)) int kt_head_step(struct __sk_buff *skb, struct kt_stre
 		r = parse_resp_head(sc->head, n, &hd, ws->resyncing);
 
 	if (r == HEAD_NEED_MORE) {
-		if (ws->resyncing)
-			return 1;	/* a resync wants the head in one segment */
+		if (ws->resyncing || ws->late) {
+			ws->p = ws->seg_end;
+			return 1;	/* these want the head in one segment */
+		}
 		if (bpf_map_update_elem(&carry, &sc->key, sc->head, BPF_ANY))
 			goto lost;
 		cnt_inc(KT_C_CARRIES);
@@ -330,6 +335,12 @@ __attribute__((noinline)) int kt_head_step(struct __sk_buff *skb, struct kt_stre
 	st->frame_end = st->frame_seq + frame_len;
 	cap = capture_len(hd.api_key, st->dir, frame_len);
 	st->structure = 0;
+	if (ws->late) {
+		/* Later frames' captures may be under way: this one reports only. */
+		cap = 0;
+		hd.flags |= KT_FF_LATE;
+		cnt_inc(KT_C_LATE_FRAMES);
+	}
 	if (cap == KT_CAP_WALK) {
 		struct kt_sprog_key sk = {
 			.api_key = hd.api_key,
@@ -383,7 +394,13 @@ static __always_inline void body_step(struct walk *w)
 	__u16 flags = 0;
 
 	if (st->structure) {
-		if (!w->wk->valid || w->wk->frame_seq != st->frame_seq) {
+		/*
+		 * The frame's first body step in this segment. wk may already be
+		 * its walker (struct_begin reuses the stream's in place) while
+		 * wdone is still the previous frame's: check the frame too.
+		 */
+		if (!w->wk->valid || w->wk->frame_seq != st->frame_seq ||
+		    w->wframe != st->frame_seq) {
 			/* A walk that began in an earlier segment. */
 			struct walker *wk = bpf_map_lookup_elem(&walks, &w->sc->key);
 			const struct kt_sprog *sp = wk ? bpf_map_lookup_elem(&sprogs, &wk->key) : NULL;
@@ -393,6 +410,7 @@ static __always_inline void body_step(struct walk *w)
 				w->sp = sp;
 			}
 			w->wdone = 0;
+			w->wframe = st->frame_seq;
 		}
 		struct_step(w);
 		return;
@@ -489,6 +507,36 @@ static __always_inline void stream_closed(struct scratch *sc, struct kt_ev_hdr *
 		       (pk->tcp_flags & KT_TCP_RST) ? KT_CF_RST : KT_CF_FIN);
 }
 
+/*
+ * A retransmission reaches into a hole a gap left: walk its frames from the
+ * frame start known there, up to the end of the hole, reporting heads only,
+ * then put the stream back as it was. The hole moves on to the next frame
+ * start, or closes.
+ */
+static __always_inline void late_walk(struct walk *w, struct kt_stream *st)
+{
+	__u32 frame_seq = st->frame_seq, frame_end = st->frame_end, cap_end = st->cap_end;
+	__u8 structure = st->structure, state = st->state;
+
+	st->frame_seq = st->frame_end = st->cap_end = st->hole_seq;
+	st->structure = 0;
+	st->state = KT_ST_SYNC;
+	w->seg.p = st->hole_seq;
+	w->seg.late = 1;
+	w->seg.late_end = st->hole_end;
+	bpf_loop(KT_MAX_STEPS, walk_step, w, 0);
+	w->seg.late = 0;
+	/* Open while the next frame starts after this segment, inside the hole. */
+	st->hole = seq_diff(st->frame_end, w->seg.seg_end) >= 0 &&
+		   seq_diff(st->frame_end, st->hole_end) < 0;
+	st->hole_seq = st->frame_end;
+	st->frame_seq = frame_seq;
+	st->frame_end = frame_end;
+	st->cap_end = cap_end;
+	st->structure = structure;
+	st->state = state;
+}
+
 static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 dir)
 {
 	struct kt_stream *st, *init;
@@ -557,6 +605,11 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 		w.seg.payload_off = pk->payload_off;
 		w.seg.p = seg_seq;
 
+		if (st->hole && seq_diff(seg_seq, st->hole_seq) <= 0 &&
+		    seq_diff(w.seg.seg_end, st->hole_seq) > 0) {
+			late_walk(&w, st);
+			w.seg.p = seg_seq;
+		}
 		if (st->state == KT_ST_SYNC) {
 			__s32 d = seq_diff(seg_seq, st->next_seq);
 
@@ -564,6 +617,14 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *pk, __u8 di
 				/* Bytes went missing: nothing after them can be trusted. */
 				cnt_inc(KT_C_GAPS);
 				emit_stream_ev(eh, KT_EV_GAP, st->next_seq, 0);
+				/*
+				 * If the next frame starts in the missing bytes, their
+				 * retransmission can still tell its frames.
+				 */
+				st->hole = seq_diff(st->frame_end, st->next_seq) >= 0 &&
+					   seq_diff(st->frame_end, seg_seq) < 0;
+				st->hole_seq = st->frame_end;
+				st->hole_end = seg_seq;
 				st->state = KT_ST_UNSYNC;
 				bpf_map_delete_elem(&carry, key);
 			} else if (seq_diff(w.seg.seg_end, st->next_seq) <= 0) {

@@ -60,7 +60,10 @@ struct kt_stream {
 	__u8	ring_next;	/* request streams: next slot of ring[] to write */
 	__u8	spilled;	/* some went to the spill map */
 	__u8	seq_known;	/* next_seq holds the highest byte read so far */
-	__u8	_pad[2];
+	__u8	hole;		/* hole_seq..hole_end: bytes never seen, from a frame start */
+	__u8	_pad;
+	__u32	hole_seq;	/* a frame starts here, in bytes a gap took */
+	__u32	hole_end;	/* the first byte seen after the gap */
 	/*
 	 * Request streams: the last KT_INFLIGHT requests, which gives each
 	 * response the API it answers (its capture policy) and lets
@@ -98,7 +101,9 @@ struct wseg {
 	__u32	p;		/* the tracker's position (seq) */
 	__u8	resyncing;	/* the next head decides a resync */
 	__u8	resynced;	/* a resync succeeded in this segment */
-	__u16	_pad;
+	__u8	late;		/* walking a retransmission into a hole: report only */
+	__u8	_pad;
+	__u32	late_end;	/* with late: no frame starts from here on */
 };
 
 #define WALK_CARRY 128	/* a whole frame head can precede the body */

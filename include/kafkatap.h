@@ -50,6 +50,8 @@ enum kt_cap_mode {
 #define KT_FF_CAPTURE		0x0008	/* KT_EV_DATA records follow for this frame */
 #define KT_FF_SASL_REDACTED	0x0010	/* capture suppressed: SaslAuthenticate */
 #define KT_FF_STRUCTURE		0x0020	/* STRUCTURE capture: DATA skips record bodies */
+#define KT_FF_LATE		0x0040	/* found in a retransmission that filled a gap:
+					 * reported after later frames, never captured */
 
 /* Flags in kt_ev_data.flags. */
 #define KT_DF_LAST		0x0001	/* last captured chunk of the frame */
@@ -228,6 +230,7 @@ enum kt_counter {
 	KT_C_WALK_FAILED,	/* STRUCTURE walks that met a frame off its schema */
 	KT_C_WALK_BATCHES,	/* record batch headers kept by STRUCTURE walks */
 	KT_C_INFLIGHT_SPILLED,	/* requests in flight beyond the per-stream ring */
+	KT_C_LATE_FRAMES,	/* frames recovered from a retransmission that filled a gap */
 	KT_C_MAX,
 };
 

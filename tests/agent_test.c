@@ -959,6 +959,41 @@ static void test_capture_request(void **state)
 	assert_int_equal(st(f)->bad_records, 0);
 }
 
+/*
+ * A late request (and a late response), found in a retransmission, arrive in
+ * the middle of captures of frames after them: the captures go on whole.
+ */
+static void test_late_frames_keep_captures(void **state)
+{
+	struct fx *f = *state;
+	struct kt_conn c = conn4(2, 40000);
+	const struct got *g;
+
+	REQ(f, &c, 1000, .key = 0, .corr = 2, .size = 296, .flags = KT_FF_CAPTURE,
+	    .cap = 300, .seq = 5000);
+	send_data(f, &c, KT_DIR_REQ, 5000, 0, 200, 0);
+	REQ(f, &c, 1100, .key = 3, .corr = 1, .size = 30, .flags = KT_FF_LATE, .seq = 4000);
+	send_data(f, &c, KT_DIR_REQ, 5000, 200, 100, KT_DF_LAST);
+	RESP(f, &c, 1200, .corr = 1, .size = 20);
+	RESP(f, &c, 2000, .corr = 2, .size = 96, .flags = KT_FF_CAPTURE, .cap = 100,
+	     .seq = 7000);
+	send_data(f, &c, KT_DIR_RESP, 7000, 0, 50, 0);
+	RESP(f, &c, 2100, .corr = 9, .size = 20, .flags = KT_FF_LATE);	/* unmatched */
+	send_data(f, &c, KT_DIR_RESP, 7000, 50, 50, KT_DF_LAST);
+
+	assert_int_equal(f->s->n, 2);
+	g = &f->s->got[0];
+	assert_x(g, 1, KT_STATUS_OK, KT_REASON_NONE);
+	assert_true(g->x.late);
+	g = &f->s->got[1];
+	assert_x(g, 2, KT_STATUS_OK, KT_REASON_NONE);
+	assert_false(g->x.late);
+	assert_cap(&g->x.req_cap, 5000, 300, 300, true);
+	assert_cap(&g->x.resp_cap, 7000, 100, 100, true);
+	assert_int_equal(st(f)->capture_incomplete, 0);
+	assert_int_equal(st(f)->unmatched_responses, 1);
+}
+
 static void test_capture_request_missing_chunk(void **state)
 {
 	struct fx *f = *state;
@@ -1211,6 +1246,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unmatched_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_corr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rereported_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_frames_keep_captures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_conns_lru, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_conns_lru_request, setup, teardown),

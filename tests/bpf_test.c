@@ -673,6 +673,79 @@ static void test_shuffled(void **state)
 }
 
 /*
+ * A gap, then the retransmission that fills it, in pieces: the frames that
+ * start in the missing bytes are reported (late, heads only), each once, and
+ * the stream tracking what came after the gap is undisturbed. Responses too:
+ * a late response still finds its request's API.
+ */
+static void test_gap_filled_late(void **state)
+{
+	struct tuple t = conn_open(false, 1, 1), r;
+	uint64_t c0[KT_C_MAX], c1[KT_C_MAX];
+	struct buf b = {}, rb = {};
+	size_t o[6], ro[3];
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		o[i] = b.len;
+		kafka_request(&b, 1, 11, 60 + i, "holey", "\x00\x00\x00\x01\x00\x00\x00\x02", 8);
+	}
+	counters(c0);
+	recs_clear(&recs);
+	seg(&t, 1, TCP_PSH, b.p, o[1]);				/* frame 0 */
+	/* frames 1, 2 and the head of 3 are lost; the tail of 3, then 4, 5 */
+	seg(&t, 1 + o[3] + 6, TCP_PSH, b.p + o[3] + 6, o[4] - o[3] - 6);
+	seg(&t, 1 + o[4], TCP_PSH, b.p + o[4], b.len - o[4]);	/* resync on 4 */
+	/* the retransmission, cut inside frame 2's head, then the rest */
+	seg(&t, 1 + o[1], TCP_PSH, b.p + o[1], o[2] + 3 - o[1]);
+	seg(&t, 1 + o[2] + 3, TCP_PSH, b.p + o[2] + 3, o[4] - o[2] - 3);
+	seg(&t, 1 + o[1], TCP_PSH, b.p + o[1], o[4] - o[1]);	/* and once more */
+	check_frames((struct exp[]){
+		{ KT_EV_REQUEST, 1, 11, 60, "holey", o[1] - 4 },
+		{ KT_EV_REQUEST, 1, 11, 64, "holey", o[1] - 4, KT_FF_RESYNC },
+		{ KT_EV_REQUEST, 1, 11, 65, "holey", o[1] - 4 },
+		{ KT_EV_REQUEST, 1, 11, 61, "holey", o[1] - 4, KT_FF_LATE },
+	}, 4, "a hole filled in pieces, cut inside a head");
+	counters(c1);
+	assert_int_equal(c1[KT_C_LATE_FRAMES] - c0[KT_C_LATE_FRAMES], 1);
+
+	/* Cut at frame starts, frames 2 and 3 come back too. */
+	t = conn_open(false, 1, 1);
+	recs_clear(&recs);
+	seg(&t, 1, TCP_PSH, b.p, o[1]);
+	seg(&t, 1 + o[3] + 6, TCP_PSH, b.p + o[3] + 6, o[4] - o[3] - 6);
+	seg(&t, 1 + o[4], TCP_PSH, b.p + o[4], b.len - o[4]);
+	seg(&t, 1 + o[1], TCP_PSH, b.p + o[1], o[2] - o[1]);
+	seg(&t, 1 + o[2], TCP_PSH, b.p + o[2], o[4] - o[2]);
+	seg(&t, 1 + o[1], TCP_PSH, b.p + o[1], o[4] - o[1]);
+	check_frames((struct exp[]){
+		{ KT_EV_REQUEST, 1, 11, 60, "holey", o[1] - 4 },
+		{ KT_EV_REQUEST, 1, 11, 64, "holey", o[1] - 4, KT_FF_RESYNC },
+		{ KT_EV_REQUEST, 1, 11, 65, "holey", o[1] - 4 },
+		{ KT_EV_REQUEST, 1, 11, 61, "holey", o[1] - 4, KT_FF_LATE },
+		{ KT_EV_REQUEST, 1, 11, 62, "holey", o[1] - 4, KT_FF_LATE },
+		{ KT_EV_REQUEST, 1, 11, 63, "holey", o[1] - 4, KT_FF_LATE },
+	}, 6, "a hole filled at frame starts");
+
+	/* A late response: its API comes from the request's ring slot. */
+	r = tuple_rev(t);
+	for (i = 0; i < 3; i++) {
+		ro[i] = rb.len;
+		kafka_response(&rb, 61 + i, "\x00\x00\x00\x00", 4);
+	}
+	recs_clear(&recs);
+	seg(&r, 1 + ro[2], TCP_PSH, rb.p + ro[2], rb.len - ro[2]);	/* 63's first */
+	seg(&r, 1, TCP_PSH, rb.p, ro[2]);				/* 61, 62 late */
+	check_frames((struct exp[]){
+		{ KT_EV_RESPONSE, 1, 11, 63, NULL, ro[1] - 4, KT_FF_API_KNOWN | KT_FF_RESYNC },
+		{ KT_EV_RESPONSE, 1, 11, 61, NULL, ro[1] - 4, KT_FF_API_KNOWN | KT_FF_LATE },
+		{ KT_EV_RESPONSE, 1, 11, 62, NULL, ro[1] - 4, KT_FF_API_KNOWN | KT_FF_LATE },
+	}, 3, "late responses");
+	free(b.p);
+	free(rb.p);
+}
+
+/*
  * Found by tests/loss_test.py: retransmissions of bytes read before a gap,
  * or arriving after the FIN, must not be reported again.
  */
@@ -690,15 +763,16 @@ static void test_retransmit_after_gap_or_close(void **state)
 	recs_clear(&recs);
 	seg(&t, 1, TCP_PSH, b.p, o[1]);				/* frame 0 */
 	seg(&t, 1 + o[2], TCP_PSH, b.p + o[2], o[3] - o[2]);	/* frame 2: gap, resync */
-	seg(&t, 1, TCP_PSH, b.p, o[2]);				/* frames 0-1 again */
+	seg(&t, 1, TCP_PSH, b.p, o[2]);				/* frames 0-1: 1 was never seen */
 	seg(&t, 1 + o[3], TCP_PSH | TCP_FIN, b.p + o[3], b.len - o[3]);	/* frame 3, FIN */
 	seg(&t, 1 + o[3], TCP_PSH, b.p + o[3], b.len - o[3]);	/* frame 3 again, after the FIN */
 	seg(&t, 1 + o[2], TCP_PSH, b.p + o[2], b.len - o[2]);	/* frames 2-3 again */
 	check_frames((struct exp[]){
 		{ KT_EV_REQUEST, 3, 9, 70, "again", o[1] - 4 },
 		{ KT_EV_REQUEST, 3, 9, 72, "again", o[1] - 4, KT_FF_RESYNC },
+		{ KT_EV_REQUEST, 3, 9, 71, "again", o[1] - 4, KT_FF_LATE },
 		{ KT_EV_REQUEST, 3, 9, 73, "again", o[1] - 4 },
-	}, 3, "retransmissions after a gap and a close");
+	}, 4, "retransmissions after a gap and a close");
 	free(b.p);
 }
 
@@ -777,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_produce_acks),
 		cmocka_unit_test(test_shuffled),
 		cmocka_unit_test(test_retransmit_after_gap_or_close),
+		cmocka_unit_test(test_gap_filled_late),
 		cmocka_unit_test(test_not_kafka),
 		cmocka_unit_test(test_unknown_api_key_skipped),
 	};

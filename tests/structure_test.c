@@ -237,7 +237,10 @@ static void seg(const struct tuple *t, uint32_t seq, uint8_t flags, const void *
 
 static struct tuple conn_open(uint32_t cseq, uint32_t bseq)
 {
-	struct tuple t = tuple4("10.1.0.1", next_port++, "10.1.0.2", 9092), r = tuple_rev(t);
+	struct tuple t = tuple4("10.1.0.1", next_port, "10.1.0.2", 9092), r = tuple_rev(t);
+
+	/* Thousands of connections: wrap before the broker port could come up. */
+	next_port = next_port >= 60000 ? 30000 : next_port + 1;
 
 	seg(&t, cseq - 1, TCP_SYN, NULL, 0);
 	seg(&r, bseq - 1, TCP_SYN | TCP_ACK, NULL, 0);
@@ -264,7 +267,8 @@ static void stream(const struct tuple *t, uint32_t seq, const uint8_t *p, size_t
  * a jump only with KT_DF_AFTER_HOLE, the last chunk flagged LAST, no record
  * byte anywhere.
  */
-static void check_kept(uint8_t dir, const struct buf *kept, const char *desc)
+static void check_kept_at(uint8_t dir, int64_t frame_seq, const struct buf *kept,
+			  const char *desc)
 {
 	uint8_t *got = malloc(kept->len + 1);
 	size_t i, n = 0, end = 0, frames = 0;
@@ -274,6 +278,8 @@ static void check_kept(uint8_t dir, const struct buf *kept, const char *desc)
 		const struct kt_ev_data *d = &recs.v[i].u.d;
 
 		if (recs.v[i].type == KT_EV_REQUEST || recs.v[i].type == KT_EV_RESPONSE) {
+			if (frame_seq >= 0 && recs.v[i].u.fr.frame_seq != frame_seq)
+				continue;
 			if (recs.v[i].u.h.dir == dir) {
 				frames++;
 				if (!(recs.v[i].u.fr.flags & KT_FF_STRUCTURE))
@@ -281,7 +287,8 @@ static void check_kept(uint8_t dir, const struct buf *kept, const char *desc)
 			}
 			continue;
 		}
-		if (recs.v[i].type != KT_EV_DATA || d->h.dir != dir)
+		if (recs.v[i].type != KT_EV_DATA || d->h.dir != dir ||
+		    (frame_seq >= 0 && d->frame_seq != frame_seq))
 			continue;
 		if (memmem(d->data, d->len, "SECRET", 6) || memmem(d->data, d->len, "RECORD", 6))
 			fail_msg("%s: record bytes in a DATA record at offset %u", desc, d->offset);
@@ -308,6 +315,11 @@ static void check_kept(uint8_t dir, const struct buf *kept, const char *desc)
 	if ((last & (KT_DF_LAST | KT_DF_WALK_FAILED)) != KT_DF_LAST)
 		fail_msg("%s: last chunk flags %#x", desc, last);
 	free(got);
+}
+
+static void check_kept(uint8_t dir, const struct buf *kept, const char *desc)
+{
+	check_kept_at(dir, -1, kept, desc);
 }
 
 static void sweep(struct proj *p, bool response)
@@ -351,6 +363,48 @@ static void test_produce_structure(void **state)
 	assert_true(c1[KT_C_WALK_BATCHES] > c0[KT_C_WALK_BATCHES]);
 	free(p.all.p);
 	free(p.kept.p);
+}
+
+/*
+ * Two Produce requests back to back, cut anywhere: the second starts inside
+ * a segment whose first bytes end the first one's walk. Found by
+ * tests/loss_test.py and tests/deep_test.py (socat relays, pipelining): the
+ * second frame's walk inherited the first's "walked" mark and lost its body.
+ */
+static void test_produce_back_to_back(void **state)
+{
+	struct proj a = {}, b = {};
+	uint64_t c0[KT_C_MAX], c1[KT_C_MAX];
+	struct buf all = {};
+	size_t i, j, cuts[2];
+	char desc[80];
+
+	produce_v9(&a, 41);
+	produce_v9(&b, 42);
+	buf_put(&all, a.all.p, a.all.len);
+	buf_put(&all, b.all.p, b.all.len);
+	kt_bpf_counters(&bpf, c0);
+	for (i = 1; i < all.len; i += (i < a.all.len - 40 ? 13 : 1)) {
+		for (j = i; j < all.len && j < i + 400; j += 37) {
+			struct tuple t = conn_open(1000 + i, 7000);
+
+			cuts[0] = i;
+			cuts[1] = j;
+			recs_clear(&recs);
+			stream(&t, 1000 + i, all.p, all.len, cuts, 2);
+			snprintf(desc, sizeof(desc), "first produce, cut at %zu,%zu", i, j);
+			check_kept_at(KT_DIR_REQ, 1000 + i, &a.kept, desc);
+			snprintf(desc, sizeof(desc), "second produce, cut at %zu,%zu", i, j);
+			check_kept_at(KT_DIR_REQ, 1000 + i + a.all.len, &b.kept, desc);
+		}
+	}
+	kt_bpf_counters(&bpf, c1);
+	assert_int_equal(c1[KT_C_WALK_FAILED] - c0[KT_C_WALK_FAILED], 0);
+	free(all.p);
+	free(a.all.p);
+	free(a.kept.p);
+	free(b.all.p);
+	free(b.kept.p);
 }
 
 static void test_fetch_structure(void **state)
@@ -408,6 +462,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_produce_structure),
+		cmocka_unit_test(test_produce_back_to_back),
 		cmocka_unit_test(test_fetch_structure),
 		cmocka_unit_test(test_walk_fails_closed),
 	};

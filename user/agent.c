@@ -131,9 +131,9 @@ static void capture_start(struct kt_agent *a, struct conn *c, int dir,
 	struct assembly *as = &c->asm_[dir];
 
 	capture_free(cap);
-	as->active = false;
 	if (!want)
-		return;
+		return;		/* (a late frame's: another capture may be under way) */
+	as->active = false;
 	if (!structure && want > a->cfg.max_capture) {
 		want = a->cfg.max_capture;
 		cap->truncated = true;	/* kept less than the kernel sends */
@@ -329,8 +329,10 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 	c = conn_get(a, &ev->h.conn);
 	if (!c)
 		return;
-	/* A new request frame ends the previous one's capture. */
-	capture_stop(a, c, KT_DIR_REQ);
+	/* A new request frame ends the previous one's capture; a late one,
+	 * from before it, does not. */
+	if (!(ev->flags & KT_FF_LATE))
+		capture_stop(a, c, KT_DIR_REQ);
 	ph = pend_hash(c, ev->correlation_id);
 	p = pending_find_h(a, c, ev->correlation_id, ph);
 	if (p && p->frame_seq == ev->frame_seq) {
@@ -363,6 +365,7 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 	p->x.acks_known = ev->flags & KT_FF_ACKS_KNOWN;
 	p->x.acks = ev->acks;
 	p->x.resynced = ev->flags & KT_FF_RESYNC;
+	p->x.late = ev->flags & KT_FF_LATE;
 	p->x.client_id_len = ev->client_id_len;
 	n = ev->client_id_len > 0 ? (size_t)ev->client_id_len : 0;
 	if (n > KT_CLIENT_ID_MAX)
@@ -395,7 +398,7 @@ static void on_response(struct kt_agent *a, const struct kt_ev_frame *ev, uint64
 	if (c) {
 		list_del(&c->lru);
 		list_add_tail(&c->lru, &a->conns_lru);
-		if (c->resp_wait) {
+		if (c->resp_wait && !(ev->flags & KT_FF_LATE)) {
 			/* The next response began: the previous capture ends here. */
 			capture_stop(a, c, KT_DIR_RESP);
 			finish(a, c->resp_wait, KT_STATUS_OK, KT_REASON_NONE);
@@ -404,7 +407,7 @@ static void on_response(struct kt_agent *a, const struct kt_ev_frame *ev, uint64
 	p = c ? pending_find(a, c, ev->correlation_id) : NULL;
 	if (!p) {
 		a->st.unmatched_responses++;
-		if (c)
+		if (c && !(ev->flags & KT_FF_LATE))
 			c->asm_[KT_DIR_RESP].active = false;
 		return;
 	}
@@ -422,6 +425,7 @@ static void on_response(struct kt_agent *a, const struct kt_ev_frame *ev, uint64
 	pending_unlink(a, p);
 	p->x.resp_ts_ns = ts;
 	p->x.resp_size = ev->size;
+	p->x.late |= !!(ev->flags & KT_FF_LATE);
 	if (ev->capture_len) {
 		capture_start(a, c, KT_DIR_RESP, &p->x.resp_cap, ev->frame_seq,
 			      ev->capture_len, ev->flags & KT_FF_STRUCTURE);

@@ -58,6 +58,8 @@ struct kt_exchange {
 	int16_t acks;
 	bool acks_known;
 	bool resynced;			/* found by resync (mid-stream) */
+	bool late;			/* request or response found in a retransmission
+					 * that filled a gap (KT_FF_LATE) */
 	int16_t client_id_len;		/* true length, -1 null */
 	char client_id[KT_CLIENT_ID_MAX + 1];	/* NUL-terminated copy */
 	enum kt_status status;

@@ -42,6 +42,7 @@ static const char *const counter_names[KT_C_MAX] = {
 	[KT_C_WALK_FAILED] = "structure_walks_failed",
 	[KT_C_WALK_BATCHES] = "structure_batch_headers",
 	[KT_C_INFLIGHT_SPILLED] = "inflight_spilled",
+	[KT_C_LATE_FRAMES] = "late_frames",
 };
 
 const char *kt_counter_name(int idx)

@@ -262,6 +262,8 @@ void kt_trace_json(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns
 	}
 	if (x->resynced)
 		jb_lit(&j, ",\"resync\":true");
+	if (x->late)
+		jb_lit(&j, ",\"late\":true");
 	if (x->req_cap.want) {
 		jb_lit(&j, ",\"request_captured\":");
 		jb_i64(&j, x->req_cap.len);
