@@ -257,8 +257,12 @@ static void on_produce(struct kt_observer *o, const struct kt_exchange *x,
 			if (!t)
 				return;
 			tp_records(t, &pd->records, false);
-			if (x->status == KT_STATUS_NO_RESPONSE)
-				t->error = 0;	/* acks=0: every record sent counts */
+			/*
+			 * acks=0: every record sent counts, unless a response
+			 * (a broker may send one anyway) says otherwise.
+			 */
+			if (q->acks == 0 || x->status == KT_STATUS_NO_RESPONSE)
+				t->error = 0;
 			for (k = 0; a && k < a->responses.n; k++) {
 				const struct kc_ProduceResponse_TopicProduceResponse *tr = &a->responses.v[k];
 
