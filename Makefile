@@ -3,6 +3,7 @@
 # bpftool gen skeleton -> userspace), quiet unless V=1.
 
 OUTPUT ?= .output
+BIN ?= kafkatap
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= cc
@@ -43,9 +44,9 @@ DEPS := $(USER_OBJS:.o=.d) $(CODEC_ENC_OBJS:.o=.d) $(OUTPUT)/kafkatap.bpf.d \
 	$(patsubst %,%.d,$(TESTS)) $(patsubst %,%.d,$(TOOLS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test demo deps gen check-gen bench
+.PHONY: all clean test demo deps gen check-gen bench san-build
 
-all: kafkatap $(TOOLS)
+all: $(BIN) $(TOOLS)
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/user/codec $(OUTPUT)/codec-enc $(OUTPUT)/tests $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
@@ -74,7 +75,7 @@ $(OUTPUT)/codec-enc/%.o: user/codec/%.c | $(OUTPUT)/codec-enc
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -DKC_WITH_ENCODERS -MMD -MP -c $< -o $@
 
-kafkatap: $(USER_OBJS)
+$(BIN): $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -91,7 +92,16 @@ $(OUTPUT)/tools/%: tools/%.c | $(OUTPUT)/tools
 	$(call msg,TOOL,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -MF $@.d $< $(LDLIBS) -lrdkafka -o $@
 
-tests-build: kafkatap $(TESTS) $(TOOLS)
+tests-build: $(BIN) $(TESTS) $(TOOLS)
+
+# The agent and the tests that link it, under ASan and UBSan, apart in
+# .output/san (tests/san_test.sh builds and runs them). -O0: the generated
+# codec takes minutes to compile optimised with sanitizers, seconds without.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+san-build:
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/san BIN=$(OUTPUT)/san/kafkatap \
+		EXTRA_CFLAGS="-O0 $(SAN_FLAGS)" $(OUTPUT)/san/kafkatap \
+		$(patsubst $(OUTPUT)/%,$(OUTPUT)/san/%,$(TESTS))
 
 # The two commands of the README. Both install what is missing first.
 test: deps
@@ -110,12 +120,27 @@ bench: all
 	$(Q)bench/run.sh
 
 # Regenerate the code derived from Kafka's specs (committed; see README).
+# ERRORS: errors.tsv (code, name) from Kafka's Errors.java, beside the specs.
+ERRORS ?= $(SPECS)/../errors.tsv
 gen:
 	$(PYTHON) tools/gen_apis.py $(SPECS) user/kafka_apis_gen.c
 	$(PYTHON) tools/gen_structure.py $(SPECS) user/structure_gen.c
+	$(PYTHON) tools/gen_codec.py $(SPECS) $(ERRORS) user/codec
+
+# The committed generated code is what the generators make from the specs.
+check-gen:
+	$(Q)rm -rf $(OUTPUT)/gen && mkdir -p $(OUTPUT)/gen/codec
+	$(Q)$(PYTHON) tools/gen_apis.py $(SPECS) $(OUTPUT)/gen/kafka_apis_gen.c
+	$(Q)$(PYTHON) tools/gen_structure.py $(SPECS) $(OUTPUT)/gen/structure_gen.c
+	$(Q)$(PYTHON) tools/gen_codec.py $(SPECS) $(ERRORS) $(OUTPUT)/gen/codec
+	$(Q)diff -u user/kafka_apis_gen.c $(OUTPUT)/gen/kafka_apis_gen.c
+	$(Q)diff -u user/structure_gen.c $(OUTPUT)/gen/structure_gen.c
+	$(Q)for f in kafka_msgs_gen.h kafka_msgs_gen.c kafka_errors_gen.c; do \
+		diff -u user/codec/$$f $(OUTPUT)/gen/codec/$$f || exit 1; done
+	@echo "check-gen: generated code matches $(SPECS)"
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) kafkatap
+	$(Q)rm -rf $(OUTPUT) $(BIN)
 
 -include $(DEPS)

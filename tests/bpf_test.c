@@ -244,9 +244,10 @@ static void test_split_sweep(void **state)
 
 	three_requests(&b, e, 1);
 	for (k = 0; k < 3; k++) {
+		static const uint8_t zeros[8];
 		size_t start = rb.len;
 
-		kafka_response(&rb, 1 + k, "\x00\x00\x00\x00\x00", 5 + k);
+		kafka_response(&rb, 1 + k, zeros, 5 + k);
 		e[3 + k] = (struct exp){ KT_EV_RESPONSE, e[k].key, e[k].ver, 1 + k, NULL,
 					 rb.len - start - 4, KT_FF_API_KNOWN };
 	}

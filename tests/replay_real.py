@@ -16,7 +16,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "..", "shared", "testdata", "pcap-real-kafka")
-KAFKATAP = os.path.join(ROOT, "kafkatap")
+KAFKATAP = os.environ.get("KAFKATAP", os.path.join(ROOT, "kafkatap"))
 PORTS = "9092,36333"
 ERRORS = os.path.join(ROOT, "..", "shared", "kafka-protocol", "errors.tsv")
 

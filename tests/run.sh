@@ -22,6 +22,7 @@ fi
 
 # name, command: in the order they run.
 TESTS=(
+	"gen             tests/gen_test.sh"
 	"unit-agent      $TESTBIN/agent_test"
 	"unit-codec      $TESTBIN/codec_test"
 	"unit-groups     $TESTBIN/groups_test"
@@ -42,6 +43,7 @@ TESTS=(
 	"lifecycle       tests/lifecycle_test.sh"
 	"live-top        tests/top_test.sh"
 	"demo            tests/demo_test.sh"
+	"sanitizers      tests/san_test.sh"
 )
 
 pass=0 fail=0 skip=0 failed=()
