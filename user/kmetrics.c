@@ -40,6 +40,7 @@ struct kt_kmetrics {
 	struct series_cache *cache;
 	struct kt_family *requests, *duration, *req_bytes, *resp_bytes, *unanswered;
 	struct kt_family *no_response, *connections, *lost, *resyncs, *gaps, *malformed;
+	struct kt_family *late, *incomplete, *walk_failed;
 	struct kt_family *pending_evictions, *conn_evictions, *unmatched, *build_info;
 	struct kt_family *packets, *retrans;
 	/* Deep decoding (issue 4) */
@@ -120,6 +121,15 @@ struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg)
 	m->gaps = kt_reg_family(r, "kafkatap_stream_gaps_total",
 		"Sequence gaps (lost segments): the stream's state was dropped", KT_COUNTER,
 		0, NULL, NULL, 0);
+	m->late = kt_reg_family(r, "kafkatap_late_frames_total",
+		"Frames found in a retransmission that filled a sequence gap, reported "
+		"late and header-only", KT_COUNTER, 0, NULL, NULL, 0);
+	m->incomplete = kt_reg_family(r, "kafkatap_incomplete_captures_total",
+		"Frame captures that did not all arrive (ring buffer full, a gap, a walk off "
+		"schema): decoded from what came", KT_COUNTER, 0, NULL, NULL, 0);
+	m->walk_failed = kt_reg_family(r, "kafkatap_structure_walk_failures_total",
+		"Produce requests and Fetch responses the kernel found off their schema "
+		"(STRUCTURE capture stopped; no record byte sent)", KT_COUNTER, 0, NULL, NULL, 0);
 	m->malformed = kt_reg_family(r, "kafkatap_malformed_frames_total",
 		"Frames on a broker port that are not Kafka, by the check that failed",
 		KT_COUNTER, 1, L_REASON, NULL, 0);
@@ -414,6 +424,8 @@ void kt_km_sync(struct kt_kmetrics *m, const uint64_t *k, const struct kt_agent_
 		kt_set(kt_series(m->lost, NULL), k[KT_C_RB_FAIL]);
 		kt_set(kt_series(m->resyncs, NULL), k[KT_C_RESYNCS]);
 		kt_set(kt_series(m->gaps, NULL), k[KT_C_GAPS]);
+		kt_set(kt_series(m->late, NULL), k[KT_C_LATE_FRAMES]);
+		kt_set(kt_series(m->walk_failed, NULL), k[KT_C_WALK_FAILED]);
 		kt_set(kt_series(m->packets, NULL), k[KT_C_PACKETS]);
 		kt_set(kt_series(m->retrans, NULL), k[KT_C_RETRANS] + k[KT_C_OVERLAPS]);
 		for (i = 0; i < ARRAY_SIZE(mal); i++)
@@ -424,6 +436,7 @@ void kt_km_sync(struct kt_kmetrics *m, const uint64_t *k, const struct kt_agent_
 		kt_set(kt_series(m->pending_evictions, NULL), st->pending_evictions);
 		kt_set(kt_series(m->conn_evictions, NULL), st->conn_evictions);
 		kt_set(kt_series(m->unmatched, NULL), st->unmatched_responses);
+		kt_set(kt_series(m->incomplete, NULL), st->capture_incomplete);
 	}
 }
 
