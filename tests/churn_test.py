@@ -100,12 +100,7 @@ def log(*a):
     print(*a, flush=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = L.free_port
 
 
 def request(corr, cid):
@@ -216,10 +211,6 @@ def pipelined(port, nconns, per, cid, answered=True):
 
 # ---- kafkatap ----
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
 class Tap:
     def __init__(self, tag, port, extra):
         self.tag = tag
@@ -244,15 +235,10 @@ class Tap:
     def metrics(self):
         with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:
             text = r.read().decode()
-        out = {}
-        for line in text.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            m = SAMPLE.match(line)
-            if not m:
-                raise Fail("unparsable metrics line: " + line)
-            out[(m.group(1), frozenset(LABEL.findall(m.group(3) or "")))] = float(m.group(4))
-        return out
+        try:
+            return L.parse_metrics(text)
+        except ValueError as e:
+            raise Fail(str(e))
 
     def stop(self):
         if self.p.poll() is None:

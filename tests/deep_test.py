@@ -22,7 +22,6 @@ Logs: tests/out/deep.*
 """
 import json
 import os
-import re
 import select
 import signal
 import socket
@@ -74,26 +73,7 @@ def check(cond, msg):
 
 # ---------------------------------------------------------------- metrics
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)( \S+)?$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def unescape(v):
-    return re.sub(r'\\(.)', lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), v)
-
-
-def parse(text):
-    """{(name, frozenset(labels)): value}"""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE.match(line)
-        if not m:
-            raise ValueError("unparsable line: " + line)
-        labels = frozenset((k, unescape(v)) for k, v in LABEL.findall(m.group(3) or ""))
-        out[(m.group(1), labels)] = float(m.group(4))
-    return out
+parse = L.parse_metrics
 
 
 class Metrics:
@@ -224,12 +204,7 @@ class Mock:
             pass
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = L.free_port
 
 
 def start_kafkatap(env, ports):

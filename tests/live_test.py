@@ -17,6 +17,7 @@ import json
 import re
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -81,6 +82,39 @@ class Env:
                 p.wait()
         for ns in reversed(self.netns):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on (now)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+# One sample of the Prometheus text format or OpenMetrics (with an optional
+# timestamp), and its labels.
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)( \S+)?$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def unescape(v):
+    return re.sub(r'\\(.)', lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), v)
+
+
+def parse_metrics(text):
+    """An exposition as {(name, frozenset((label, value), ...)): value}."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        if not m:
+            raise ValueError("unparsable metrics line: " + line)
+        labels = frozenset((k, unescape(v)) for k, v in LABEL.findall(m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
 
 
 def wait_for(pred, what, timeout=20):

@@ -35,9 +35,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from live_test import Env, KAFKATAP, OUT, ROOT, start_mock, wait_for  # noqa: E402
+from live_test import (Env, KAFKATAP, OUT, ROOT, free_port, start_mock,  # noqa: E402
+                       wait_for)
 from hostile_test import Pcap, Sink, check, failures, ok, parse_stats  # noqa: E402
-from prom_test import free_port  # noqa: E402
 
 RUN = "%08x" % random.SystemRandom().getrandbits(32)
 CANARY = "CANARY-7f3a9-" + RUN		# record keys, values, headers
