@@ -36,6 +36,7 @@ TESTS=(
 	"live-veth       tests/live_test.py veth"
 	"live-midstream  tests/live_test.py midstream"
 	"prometheus      tests/prom_test.py"
+	"deploy          tests/deploy_test.py"
 	"live-deep       tests/deep_test.py"
 	"privacy         tests/privacy_test.py"
 	"live-loss       tests/loss_test.py"

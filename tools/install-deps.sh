@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 pkgs=(make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev
       libmicrohttpd-dev libncurses-dev pkg-config iproute2
       libcmocka-dev librdkafka-dev kcat python3 python3-kafka
-      python3-confluent-kafka tshark prometheus socat nftables tmux procps curl bc)
+      python3-confluent-kafka python3-yaml tshark prometheus socat nftables tmux procps
+      curl bc)
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 
 missing=()
