@@ -102,6 +102,10 @@ wait_watching() { # PID ERRFILE
 start() {
 	local name=$1
 	shift
+	# A previous run's file says "watching" until the new process truncates
+	# it: a signal sent on that word would reach a kafkatap not yet holding
+	# SIGINT (ignored in a background job) and be lost.
+	rm -f "$OUT/$name.err"
 	# Not through inns: $! must be kafkatap (ip netns exec execs it).
 	ip netns exec "$NS" "$K" trace -v --stats "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
 	pid=$!
@@ -212,6 +216,23 @@ grep -q 'removed a stale' "$OUT/b-live2.err" && no "clsact: a second instance re
 	ok "clsact: a second instance leaves the live first one's filters alone"
 [ "$(all_kt_filters | wc -l)" -eq 4 ] && [ "$(all_kt_filters | awk '{print $1}' | sort -u | wc -l)" -eq 2 ] &&
 	ok "clsact: two instances, 4 filters on 2 priorities" || no "clsact: filters: $(all_kt_filters)"
+# A third in its own PID namespace (a container: it sees no other process in
+# /proc) must not take the live ones' filters for stale either.
+rm -f "$OUT/b-pidns.err"
+ip netns exec "$NS" unshare --pid --fork --mount-proc --kill-child "$K" trace -v -i ktlc0 \
+	--attach clsact >"$OUT/b-pidns.out" 2>"$OUT/b-pidns.err" &
+upid=$!
+if wait_watching "$upid" "$OUT/b-pidns.err"; then
+	grep -q 'removed a stale' "$OUT/b-pidns.err" &&
+		no "clsact: an instance in another PID namespace removed live filters: $(cat "$OUT/b-pidns.err")" ||
+		ok "clsact: an instance in another PID namespace leaves live filters alone"
+	[ "$(all_kt_filters | wc -l)" -eq 6 ] && ok "clsact: three instances, 6 filters" ||
+		no "clsact: filters with three instances: $(all_kt_filters)"
+	kill -INT "$(pgrep -P "$upid")"
+else
+	no "clsact: the instance in its own PID namespace did not start"
+fi
+wait $upid
 kill -KILL $p1
 wait $p1 2>/dev/null
 start b-live3 -i ktlc0 --attach clsact

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kafka_apis.h"
@@ -129,6 +131,33 @@ static int check_kernel(void)
 	return 0;
 }
 
+/*
+ * The capabilities a load needs that this process lacks, as "CAP_X, CAP_Y"
+ * (empty: none). CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON
+ * (kernels before 5.8 have only it). Root in a container may lack them.
+ */
+static const char *missing_caps(void)
+{
+	static char buf[64];
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+	uint64_t eff;
+	bool admin;
+
+	if (syscall(SYS_capget, &h, d))
+		return "";	/* cannot tell: let the kernel say */
+	eff = (uint64_t)d[1].effective << 32 | d[0].effective;
+	admin = eff >> CAP_SYS_ADMIN & 1;
+	buf[0] = 0;
+	if (!admin && !(eff >> 39 & 1))		/* CAP_BPF */
+		strcat(buf, ", CAP_BPF");
+	if (!admin && !(eff >> 38 & 1))		/* CAP_PERFMON */
+		strcat(buf, ", CAP_PERFMON");
+	if (!(eff >> CAP_NET_ADMIN & 1))
+		strcat(buf, ", CAP_NET_ADMIN");
+	return buf[0] ? buf + 2 : buf;
+}
+
 static void explain_errno(int err, const char *what)
 {
 	/* As root, EACCES from a load is the verifier's no, not a permission. */
@@ -198,9 +227,14 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 	memset(b, 0, sizeof(*b));
 	verbose = o->verbose;
 	libbpf_set_print(print_fn);
-	if (geteuid() != 0 && access("/sys/fs/bpf", W_OK) != 0)
-		fprintf(stderr, "kafkatap: not running as root; loading may fail "
-			"without CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN\n");
+	if (*missing_caps()) {
+		fprintf(stderr, "kafkatap: this process lacks %s (it needs CAP_BPF, CAP_PERFMON "
+			"and CAP_NET_ADMIN, or CAP_SYS_ADMIN and CAP_NET_ADMIN): run it as root, "
+			"or grant them: sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep "
+			"./kafkatap; in a container, add them to its securityContext "
+			"(see deploy/daemonset.yaml)\n", missing_caps());
+		return -EPERM;
+	}
 	err = check_kernel();
 	if (err)
 		return err;

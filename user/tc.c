@@ -9,12 +9,13 @@
  * A clsact filter outlives a kafkatap that was killed (SIGKILL, OOM, a
  * crash). Before attaching to a hook, kafkatap lists its clsact filters
  * (an RTM_GETTFILTER dump: libbpf 1.1 can only query a known handle) and
- * removes those that are stale: program kafkatap_tc, and no process holds
- * that program open (no `prog_id:` of it in any /proc/PID/fdinfo). A live
- * kafkatap keeps its program's fd for as long as it runs, so two instances
- * never remove each other's filter; they coexist (the kernel gives each
- * filter its own priority). A process whose fdinfo cannot be read counts as
- * a holder if its name starts with "kafkatap".
+ * removes those that are stale: program kafkatap_tc, and no running
+ * kafkatap claims it. A kafkatap claims its program by binding an abstract
+ * unix socket named after the program's id for as long as it runs (see
+ * claim_bind), which works across PID namespaces (a container sees no other
+ * container's processes in /proc) and needs no capability. So two
+ * instances never remove each other's filter; they coexist (the kernel
+ * gives each filter its own priority).
  *
  * The clsact qdisc: created only if missing, removed at exit only by the
  * instance that created it and only if no filter is left in it (another
@@ -22,9 +23,8 @@
  * a SIGKILL, or when the instance that created it exits first. It runs
  * nothing; kafkatap cannot tell it from one that someone else added.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +34,7 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "tc.h"
@@ -170,68 +171,64 @@ out:
 	return err ? err : n;
 }
 
-/* A process whose fds we may not read: is it perhaps a kafkatap? */
-static int may_be_kafkatap(const char *pid)
+/*
+ * Liveness across PID namespaces: a running kafkatap binds the abstract unix
+ * socket "kafkatap/tc-prog/ID" for its program. Abstract names belong to the
+ * network namespace, the one the hooks are in, and vanish with the process,
+ * even after SIGKILL; /proc would show only our own PID namespace (a pod's).
+ */
+static int claim_addr(struct sockaddr_un *sa, uint32_t prog_id)
 {
-	char path[300], comm[32] = "";
-	FILE *f;
+	int n;
 
-	snprintf(path, sizeof(path), "/proc/%s/comm", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return errno != ENOENT;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = 0;
-	fclose(f);
-	return !strncmp(comm, "kafkatap", 8);
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "kafkatap/tc-prog/%u", prog_id);
+	return offsetof(struct sockaddr_un, sun_path) + 1 + n;
 }
 
-/*
- * 1 if some process has program `id` open (a prog fd, or a link to it),
- * or if we cannot tell; 0 if none has.
- */
+/* Bind the name for prog_id: the socket, or -errno (EADDRINUSE: taken). */
+static int claim_bind(uint32_t prog_id)
+{
+	struct sockaddr_un sa;
+	int fd, len = claim_addr(&sa, prog_id), err;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, len)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* 1 if a running kafkatap claims program `id`, or if we cannot tell. */
 static int prog_held(uint32_t id)
 {
-	char path[600], line[128];
-	struct dirent *p, *d;
-	int self = getpid(), held = 0;
-	DIR *proc, *fds;
+	int fd = claim_bind(id);
 
-	proc = opendir("/proc");
-	if (!proc)
+	if (fd < 0)
 		return 1;
-	while (!held && (p = readdir(proc))) {
-		if (!isdigit((unsigned char)p->d_name[0]) || atoi(p->d_name) == self)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fdinfo", p->d_name);
-		fds = opendir(path);
-		if (!fds) {
-			/* Cannot look (pid 1 of a sandbox, say): a kafkatap is assumed to hold it. */
-			if (errno != ENOENT)
-				held = may_be_kafkatap(p->d_name);
-			continue;
-		}
-		while (!held && (d = readdir(fds))) {
-			unsigned int v;
-			FILE *f;
+	close(fd);
+	return 0;
+}
 
-			if (d->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", p->d_name, d->d_name);
-			f = fopen(path, "r");
-			if (!f)
-				continue;	/* closed meanwhile */
-			while (fgets(line, sizeof(line), f))
-				if (sscanf(line, "prog_id: %u", &v) == 1 && v == id) {
-					held = 1;
-					break;
-				}
-			fclose(f);
-		}
-		closedir(fds);
-	}
-	closedir(proc);
-	return held;
+/* Claim our own program, once per process; the socket lives as long as we do. */
+static void claim_own(int prog_fd)
+{
+	static int claimed = -1;
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (claimed >= 0 || bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return;
+	claimed = claim_bind(info.id);
+	if (claimed < 0)
+		fprintf(stderr, "kafkatap: cannot claim program %u (%s): a kafkatap started "
+			"later may take this one's clsact filters for stale\n", info.id,
+			strerror(-claimed));
 }
 
 static bool is_kafkatap_prog(const struct tc_filter *f)
@@ -326,6 +323,7 @@ int kt_tc_attach(int prog_fd, struct kt_hook *h, enum kt_attach_mode mode)
 	int err = -EOPNOTSUPP;
 
 	h->link_fd = -1;
+	claim_own(prog_fd);
 	/* In every mode: a stale filter would keep running beside a tcx link. */
 	remove_stale_filters(h);
 	if (mode != KT_ATTACH_CLSACT) {
