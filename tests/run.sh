@@ -26,6 +26,7 @@ TESTS=(
 	"unit-agent      $TESTBIN/agent_test"
 	"unit-codec      $TESTBIN/codec_test"
 	"unit-groups     $TESTBIN/groups_test"
+	"unit-kmetrics   $TESTBIN/kmetrics_test"
 	"bpf-testrun     $TESTBIN/bpf_test"
 	"bpf-gso         $TESTBIN/gso_test"
 	"bpf-structure   $TESTBIN/structure_test"

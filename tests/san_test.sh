@@ -32,7 +32,7 @@ run() {
 }
 
 mkdir -p tests/out
-for t in agent_test codec_test groups_test bpf_test gso_test structure_test; do
+for t in agent_test codec_test groups_test kmetrics_test bpf_test gso_test structure_test; do
 	run "$t" "$SAN/tests/$t"
 done
 run replay-real tests/replay_real.py

@@ -40,7 +40,7 @@ struct kt_kmetrics {
 	struct series_cache *cache;
 	struct kt_family *requests, *duration, *req_bytes, *resp_bytes, *unanswered;
 	struct kt_family *no_response, *connections, *lost, *resyncs, *gaps, *malformed;
-	struct kt_family *late, *incomplete, *walk_failed;
+	struct kt_family *late, *incomplete, *walk_failed, *tracker_evictions;
 	struct kt_family *pending_evictions, *conn_evictions, *unmatched, *build_info;
 	struct kt_family *packets, *retrans;
 	/* Deep decoding (issue 4) */
@@ -70,6 +70,7 @@ static const char *const L_DEPRECATED[] = { "api", "api_version", "client_id" };
 static const char *const L_API_CID[] = { "api", "client_id" };
 static const char *const L_SASL[] = { "client_id", "mechanism" };
 static const char *const L_API_ERR[] = { "api", "error" };
+static const char *const L_TABLE[] = { "table" };
 
 struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg)
 {
@@ -121,6 +122,10 @@ struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg)
 	m->gaps = kt_reg_family(r, "kafkatap_stream_gaps_total",
 		"Sequence gaps (lost segments): the stream's state was dropped", KT_COUNTER,
 		0, NULL, NULL, 0);
+	m->tracker_evictions = kt_reg_family(r, "kafkatap_tracker_evictions_total",
+		"Entries the consumer group tracker dropped, its tables full (groups: the "
+		"least recently active group past --max-groups)", KT_COUNTER, 1, L_TABLE,
+		NULL, 0);
 	m->late = kt_reg_family(r, "kafkatap_late_frames_total",
 		"Frames found in a retransmission that filled a sequence gap, reported "
 		"late and header-only", KT_COUNTER, 0, NULL, NULL, 0);
@@ -366,39 +371,78 @@ struct sync_ctx {
 	struct kt_kmetrics *m;
 };
 
+/*
+ * The group families are rebuilt from the tracker at each sync, so a series
+ * starts at 0: kt_inc sums the groups past the label budget into "other"
+ * (members, rebalances, lag records), lag seconds take their maximum, and
+ * "other" has no generation (a max over unrelated groups means nothing).
+ */
 static void on_group(void *ctx, const char *group, int members, int32_t generation,
 		     uint64_t rebalances)
 {
 	struct kt_kmetrics *m = ((struct sync_ctx *)ctx)->m;
+	const char *const v[] = { group };
 
-	kt_set(kt_series(m->group_members, (const char *const[]){ group }), members);
-	kt_set(kt_series(m->group_generation, (const char *const[]){ group }), generation);
-	kt_set(kt_series(m->group_rebalances, (const char *const[]){ group }), rebalances);
+	kt_inc(kt_series(m->group_members, v), members);
+	kt_inc(kt_series(m->group_rebalances, v), rebalances);
+	if (kt_reg_label_admits(m->reg, "group", group))
+		kt_set(kt_series(m->group_generation, v), generation);
 }
 
 static void on_lag(void *ctx, const char *group, const char *topic, int64_t records,
 		   double seconds)
 {
 	struct kt_kmetrics *m = ((struct sync_ctx *)ctx)->m;
+	const char *const v[] = { group, topic };
+	struct kt_series *s;
 
-	kt_set(kt_series(m->lag_records, (const char *const[]){ group, topic }), records);
-	if (!isnan(seconds))
-		kt_set(kt_series(m->lag_seconds, (const char *const[]){ group, topic }), seconds);
+	kt_inc(kt_series(m->lag_records, v), records);
+	if (!isnan(seconds)) {
+		s = kt_series(m->lag_seconds, v);
+		if (s && seconds > kt_value(s))
+			kt_set(s, seconds);
+	}
+}
+
+static void touch_group(void *ctx, const char *group, int members, int32_t generation,
+			uint64_t rebalances)
+{
+	kt_reg_label_admits(((struct sync_ctx *)ctx)->m->reg, "group", group);
 }
 
 void kt_km_sync_groups(struct kt_kmetrics *m, struct kt_groups *g, uint64_t now_ns)
 {
+	const struct kt_groups_stats *st;
 	struct sync_ctx c = { m };
 
 	if (!g)
 		return;
-	/* Gauges of what exists now: groups and topics that are gone disappear. */
+	/*
+	 * What exists now: groups and topics that are gone disappear, and so
+	 * do their group label values, which frees the budget for new groups
+	 * (these five families are the label's only users).
+	 */
+	kt_reg_label_mark(m->reg, "group");
 	kt_family_clear(m->group_members);
 	kt_family_clear(m->group_generation);
+	kt_family_clear(m->group_rebalances);
 	kt_family_clear(m->lag_records);
 	kt_family_clear(m->lag_seconds);
+	kt_groups_foreach_at(g, now_ns, touch_group, &c);	/* keep the admitted */
+	kt_reg_label_sweep(m->reg, "group");			/* free the gone */
 	kt_groups_foreach_at(g, now_ns, on_group, &c);
 	kt_groups_foreach_lag(g, now_ns, on_lag, &c);
+	st = kt_groups_stats(g);
+	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "groups" }),
+	       st->group_evictions);
+	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "group_members" }),
+	       st->member_evictions);
+	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "partitions" }),
+	       st->partition_evictions);
+	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "topic_ids" }),
+	       st->topic_id_evictions);
+	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "committed_offsets" }),
+	       st->offset_evictions);
 }
 
 void kt_km_conn(struct kt_kmetrics *m, const struct kt_conn *c, bool opened)

@@ -15,10 +15,12 @@ struct label {
 	uint64_t overflow;
 	struct htable values;	/* struct lvalue */
 	const char *other;	/* interned "other" */
+	uint32_t epoch;		/* kt_reg_label_mark/sweep */
 };
 
 struct lvalue {
 	struct hnode hn;
+	uint32_t epoch;		/* the label's epoch when last used */
 	char s[];		/* escaped for the exposition, valid UTF-8 */
 };
 
@@ -143,6 +145,73 @@ void kt_reg_label_cap(struct kt_registry *r, const char *label, uint32_t cap)
 		l->cap = cap;
 }
 
+static size_t escape(char *out, const char *in, size_t n);
+
+static struct label *label_find(struct kt_registry *r, const char *name)
+{
+	struct label *l;
+
+	for (l = r->labels; l && strcmp(l->name, name); l = l->next)
+		;
+	return l;
+}
+
+void kt_reg_label_mark(struct kt_registry *r, const char *label)
+{
+	struct label *l = label_find(r, label);
+
+	if (l)
+		l->epoch++;
+}
+
+void kt_reg_label_sweep(struct kt_registry *r, const char *label)
+{
+	struct label *l = label_find(r, label);
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->values.nbuckets; i++) {
+		struct hnode *n = l->values.buckets[i], *next;
+
+		for (; n; n = next) {
+			struct lvalue *lv = container_of(n, struct lvalue, hn);
+
+			next = n->next;
+			if (lv->epoch == l->epoch || lv->s == l->other)
+				continue;
+			ht_remove(&l->values, n);
+			free(lv);
+			l->count--;
+		}
+	}
+}
+
+bool kt_reg_label_admits(struct kt_registry *r, const char *label, const char *value)
+{
+	struct label *l = label_find(r, label);
+	char stackbuf[512];
+	struct hnode *hn;
+	size_t n = strlen(value);
+	uint64_t h;
+
+	if (!l)
+		return true;
+	if (n * 3 + 1 > sizeof(stackbuf))
+		return l->count < l->cap;	/* that long: as if new */
+	n = escape(stackbuf, value, n);
+	h = hash_bytes(stackbuf, n, 7);
+	for (hn = ht_first(&l->values, h); hn; hn = ht_next(hn, h)) {
+		struct lvalue *lv = container_of(hn, struct lvalue, hn);
+
+		if (!strcmp(lv->s, stackbuf)) {
+			lv->epoch = l->epoch;	/* in use: a sweep keeps it */
+			return true;
+		}
+	}
+	return l->count < l->cap;
+}
+
 /* Escape for the exposition; bytes that are not UTF-8 become U+FFFD. */
 static size_t escape(char *out, const char *in, size_t n)
 {
@@ -207,6 +276,7 @@ static const char *intern(struct label *l, const char *v)
 		if (!strcmp(lv->s, esc)) {
 			if (esc != stackbuf)
 				free(esc);
+			lv->epoch = l->epoch;
 			return lv->s;
 		}
 	}
@@ -227,6 +297,7 @@ static const char *intern(struct label *l, const char *v)
 		return KT_LABEL_OTHER;
 	}
 	memcpy(lv->s, esc, en + 1);
+	lv->epoch = l->epoch;
 	if (esc != stackbuf)
 		free(esc);
 	ht_insert(&l->values, &lv->hn, h);
@@ -550,8 +621,9 @@ char *kt_reg_render(struct kt_registry *r, bool openmetrics, size_t *len)
 		render_family(o, f, openmetrics);
 	/* The budget's own counter, one series per label with a budget. */
 	put_help(o, openmetrics ? "kafkatap_label_overflow" : "kafkatap_label_overflow_total",
-		 "Label values (or series, label=\"series\") that exceeded their budget "
-		 "and were counted under \"other\"", "counter");
+		 "Updates whose label value (or, label=\"series\", whose new series) was "
+		 "past its budget and went to \"other\" instead; counts updates, not "
+		 "distinct values", "counter");
 	for (l = r->labels; l; l = l->next)
 		fprintf(o, "kafkatap_label_overflow_total{label=\"%s\"} %llu\n", l->name,
 			(unsigned long long)l->overflow);

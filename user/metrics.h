@@ -38,6 +38,20 @@ void kt_reg_free(struct kt_registry *r);
 void kt_reg_label_cap(struct kt_registry *r, const char *label, uint32_t cap);
 
 /*
+ * Release the values of a label that no series uses any more, so that its
+ * budget follows what exists. Only for labels whose every family is
+ * rebuilt from state: mark, clear those families, rebuild them, sweep
+ * (values not used since the mark are freed).
+ */
+void kt_reg_label_mark(struct kt_registry *r, const char *label);
+void kt_reg_label_sweep(struct kt_registry *r, const char *label);
+/*
+ * Would this value get its own series (already admitted, or room left)?
+ * An admitted value counts as used for kt_reg_label_sweep.
+ */
+bool kt_reg_label_admits(struct kt_registry *r, const char *label, const char *value);
+
+/*
  * name: the metric name as rendered in 0.0.4 (counters end in _total,
  * info metrics in _info). buckets (histograms only): ascending upper bounds.
  */
