@@ -34,6 +34,7 @@ struct kt_annot {
 	const char *invalid;	/* why the request failed validation, or NULL */
 	struct kt_tp *tps;
 	uint32_t ntp;
+	uint32_t tps_cap;	/* room in tps (grown in the observer's arena) */
 	const char *group;
 	const char *txn_id;	/* transactional_id */
 	const char *sw_name;	/* ApiVersions v3+ client software */
