@@ -22,11 +22,12 @@
 #include <bpf/libbpf.h>
 #include "feed.h"
 #include "loader.h"
+#include "observe.h"
 #include "../tests/pkt.h"
 
 #define BROKER_PORT	9092
 #define OTHER_PORT	5432
-#define PIPE_FRAMES	50
+#define PIPE_FRAMES	25	/* 25 x 118 bytes: within the one page a test run takes */
 
 enum cls { C_SYN, C_REQ, C_RESP, C_ACK, C_OTHER, C_PREQ, C_PRESP, C_NOP, C_N };
 
@@ -36,8 +37,8 @@ static const char *const cls_name[C_N] = {
 	[C_RESP] = "response",
 	[C_ACK] = "ack",
 	[C_OTHER] = "other_port",
-	[C_PREQ] = "pipe50_req",
-	[C_PRESP] = "pipe50_resp",
+	[C_PREQ] = "pipe_req",
+	[C_PRESP] = "pipe_resp",
 	[C_NOP] = "floor",
 };
 
@@ -47,8 +48,8 @@ static const char *const cls_desc[C_N] = {
 	[C_RESP] = "(b) response, 1/segment",
 	[C_ACK] = "(c) pure ACK, broker port",
 	[C_OTHER] = "(d) segment, non-broker port",
-	[C_PREQ] = "(e) 50 pipelined requests",
-	[C_PRESP] = "(e) 50 pipelined responses",
+	[C_PREQ] = "(e) 25 pipelined requests",
+	[C_PRESP] = "(e) 25 pipelined responses",
 	[C_NOP] = "harness floor (no-op prog)",
 };
 
@@ -67,6 +68,16 @@ struct conn {
 };
 
 static struct series ser[C_N];
+/*
+ * -S: bpf stats (BPF_ENABLE_STATS, as kernel.bpf_stats_enabled=1 does) on
+ * for every other block of STATS_BLOCK packets; those runs go to ser_on.
+ * Interleaved blocks see the same packet mix and the same machine state,
+ * so stats on and off are compared without run-to-run drift.
+ */
+#define STATS_BLOCK 1000
+static struct series ser_on[C_N];
+static bool alternate;
+static int stats_fd = -1;
 static struct ring_buffer *rb;
 static int prog_fd, nop_fd;
 static uint64_t fed, run_errors, records[8];
@@ -116,23 +127,40 @@ static void summarize(struct series *s)
 }
 
 /* One frame through kafkatap's program, once; every 8th also through the no-op. */
+static void stats_set(bool on)
+{
+	if (on && stats_fd < 0) {
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (stats_fd < 0) {
+			fprintf(stderr, "bpfbench: BPF_ENABLE_STATS: %s\n", strerror(errno));
+			exit(1);
+		}
+	} else if (!on && stats_fd >= 0) {
+		close(stats_fd);
+		stats_fd = -1;
+	}
+}
+
 static void run(enum cls c, const struct tuple *t, uint32_t seq, uint8_t flags,
 		const void *p, size_t n)
 {
+	bool on = alternate && (fed / STATS_BLOCK) % 2 == 1;
+	struct series *S = on ? ser_on : ser;
 	uint8_t *f;
 	size_t len = tcp_segment(&f, t, seq, flags, p, n);
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = len, .repeat = 1);
 
+	stats_set(on);
 	if (bpf_prog_test_run_opts(prog_fd, &o))
 		run_errors++;
 	else
-		push(&ser[c], o.duration);
-	ser[c].bytes = len;
+		push(&S[c], o.duration);
+	S[c].bytes = len;
 	if ((fed & 7) == 0) {
 		LIBBPF_OPTS(bpf_test_run_opts, z, .data_in = f, .data_size_in = len, .repeat = 1);
 
 		if (!bpf_prog_test_run_opts(nop_fd, &z))
-			push(&ser[C_NOP], z.duration);
+			push(&S[C_NOP], z.duration);
 	}
 	free(f);
 	if (++fed % 1000 == 0)
@@ -148,12 +176,62 @@ static void put_uvarint(struct buf *b, uint32_t v)
 	buf_u8(b, v);
 }
 
+/*
+ * A v2 record batch (magic 2) of `len` bytes in all (68 <= len < 3000): its
+ * 61-byte header, then records with no key and short values filling the
+ * rest exactly (the last record's value takes up the slack). The CRC
+ * is left 0: the kernel does not check it.
+ */
+static void record_batch(struct buf *b, size_t len)
+{
+	size_t start = b->len, left = len - 61, n = 0, cnt_at;
+	int64_t i;
+
+	buf_be32(b, 0); buf_be32(b, 0);		/* base offset */
+	buf_be32(b, len - 12);			/* batch length */
+	buf_be32(b, 0);				/* partition leader epoch */
+	buf_u8(b, 2);				/* magic */
+	buf_be32(b, 0);				/* crc */
+	buf_be16(b, 0);				/* attributes */
+	buf_be32(b, 0);				/* last offset delta, below */
+	for (i = 0; i < 2; i++) {		/* base, max timestamps: 2023 */
+		buf_be32(b, 0x18c);
+		buf_be32(b, 0);
+	}
+	buf_be32(b, 0xffffffff); buf_be32(b, 0xffffffff);	/* producer id */
+	buf_be16(b, 0xffff);			/* producer epoch */
+	buf_be32(b, 0xffffffff);		/* base sequence */
+	cnt_at = b->len;
+	buf_be32(b, 0);				/* records, below */
+	/* Records of 7 + v bytes: length, attributes, timestamp delta, offset
+	 * delta, key -1, value length, v value bytes, no header (v <= 56:
+	 * every varint fits one byte). */
+	while (left >= 7) {
+		size_t v = left - 7 > 56 ? 48 : left - 7;
+		size_t k;
+
+		buf_u8(b, (uint8_t)((6 + v) << 1));	/* length (zigzag) */
+		buf_u8(b, 0);				/* attributes */
+		buf_u8(b, 0);				/* timestamp delta */
+		buf_u8(b, (uint8_t)(n << 1));		/* offset delta */
+		buf_u8(b, 1);				/* key: null (-1) */
+		buf_u8(b, (uint8_t)(v << 1));		/* value length */
+		for (k = 0; k < v; k++)
+			buf_u8(b, 'a' + k % 26);
+		buf_u8(b, 0);				/* headers */
+		left -= 7 + v;
+		n++;
+	}
+	b->p[cnt_at + 3] = n;			/* n < 256 */
+	b->p[start + 26] = n - 1;		/* last offset delta (bytes 23-26) */
+}
+
 /* Produce v9 (flexible), acks=1, one topic, one partition, `total` bytes in all. */
 static void produce_v9(struct buf *b, int32_t corr, size_t total)
 {
 	static const char cid[] = "bench-producer-1", topic[] = "bench-topic";
 	struct buf body = {};
-	size_t fixed, rec, i;
+	size_t fixed, rec;
 
 	buf_u8(&body, 0);			/* header tagged fields */
 	buf_u8(&body, 0);			/* transactional_id: null */
@@ -165,10 +243,9 @@ static void produce_v9(struct buf *b, int32_t corr, size_t total)
 	buf_u8(&body, 2);			/* partition_data: 1 entry */
 	buf_be32(&body, 0);			/* index */
 	fixed = 4 + 2 + 2 + 4 + 2 + strlen(cid) + body.len + 2 + 3;
-	rec = total > fixed + 64 ? total - fixed : 64;
+	rec = total > fixed + 80 ? total - fixed : 80;
 	put_uvarint(&body, rec + 1);		/* records: compact bytes */
-	for (i = 0; i < rec; i++)
-		buf_u8(&body, (uint8_t)(i * 7));
+	record_batch(&body, rec);
 	buf_u8(&body, 0);			/* partition tags */
 	buf_u8(&body, 0);			/* topic tags */
 	buf_u8(&body, 0);			/* request tags */
@@ -176,7 +253,7 @@ static void produce_v9(struct buf *b, int32_t corr, size_t total)
 	free(body.p);
 }
 
-/* Produce v3, acks=1, a tiny record: 56 bytes. */
+/* Produce v3, acks=1, one record batch of one tiny record: 118 bytes. */
 static void produce_v3_small(struct buf *b, int32_t corr)
 {
 	struct buf body = {};
@@ -188,8 +265,8 @@ static void produce_v3_small(struct buf *b, int32_t corr)
 	buf_str16(&body, "bench");
 	buf_be32(&body, 1);
 	buf_be32(&body, 0);
-	buf_be32(&body, 6);
-	buf_put(&body, "abcdef", 6);
+	buf_be32(&body, 68);
+	record_batch(&body, 68);		/* one record, 1-byte value */
 	kafka_request(b, 0, 3, corr, "bench", body.p, body.len);
 	free(body.p);
 }
@@ -223,9 +300,12 @@ static void send_seg(enum cls cl, const struct tuple *t, uint32_t *seq,
 		*seq += b->len;
 }
 
-static void report(enum cls c, double floor)
+static void report(const struct series *set, enum cls c, double floor)
 {
-	struct series *s = &ser[c];
+	const struct series *s = &set[c];
+
+	if (!s->n)
+		return;
 
 	printf("  %-34s %8zu %6zu %9.1f %7u %7u %9.1f\n", cls_desc[c], s->n, s->bytes,
 	       s->mean, s->p50, s->p99, c == C_NOP ? 0 : s->mean - floor);
@@ -244,19 +324,28 @@ int main(int argc, char **argv)
 	struct kt_bpf bpf;
 	uint64_t cnt[KT_C_MAX];
 	double floor, mix_raw, mix_net;
+	bool header_only = false;
 	struct buf b = {};
 	uint8_t *f;
 	size_t len;
 
-	while ((opt = getopt(argc, argv, "n:c:m:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:c:m:r:P:S")) != -1) {
 		switch (opt) {
 		case 'n': npk = atoi(optarg); break;
 		case 'c': nconn = atoi(optarg); break;
 		case 'm': prounds = atoi(optarg); break;
 		case 'r': repeat = atoi(optarg); break;
+		case 'S': alternate = true; break;
+		case 'P':
+			if (!strcmp(optarg, "header"))
+				header_only = true;
+			else if (strcmp(optarg, "default"))
+				goto usage;
+			break;
 		default:
+usage:
 			fprintf(stderr, "usage: bpfbench [-n PACKETS] [-c CONNS] "
-				"[-m PIPELINED_ROUNDS] [-r REPEAT]\n");
+				"[-m PIPELINED_ROUNDS] [-r REPEAT] [-P default|header] [-S]\n");
 			return 2;
 		}
 	}
@@ -267,6 +356,13 @@ int main(int argc, char **argv)
 	lo.ports[0] = BROKER_PORT;
 	lo.n_ports = 1;
 	lo.ringbuf_bytes = 64 << 20;
+	/*
+	 * The capture policy kafkatap's commands load (STRUCTURE for Produce
+	 * requests and Fetch responses, FULL for the APIs the observer decodes),
+	 * or HEADER for every API (-P header, the loader's own default).
+	 */
+	if (!header_only)
+		kt_default_capture(lo.policy);
 	if (kt_bpf_start(&bpf, &lo))
 		return 1;
 	prog_fd = kt_bpf_prog_fd(&bpf);
@@ -283,7 +379,7 @@ int main(int argc, char **argv)
 	 * The stream: round robin over the connections, each round a request,
 	 * the broker's ACK, the response, the client's ACK, and one segment of
 	 * another TCP flow (not a broker port). Then one connection pipelines
-	 * 50 small requests per segment, answered by 50 responses per segment.
+	 * 25 small requests per segment, answered by 25 responses per segment.
 	 */
 	for (i = 0; i < nconn; i++)
 		conn_open(&conns[i], i, BROKER_PORT);
@@ -319,6 +415,7 @@ int main(int argc, char **argv)
 	}
 	ring_buffer__consume(rb);
 
+	stats_set(false);
 	/* Cross-check: kt_feed_bench, the kernel's own repeat loop. */
 	len = tcp_segment(&f, &conns[0].t, conns[0].cseq, 0, NULL, 0);
 	kt_feed_bench(&bpf, f, len, repeat, &ns_ack);
@@ -344,11 +441,13 @@ int main(int argc, char **argv)
 	mix_raw = 0.45 * ser[C_REQ].mean + 0.45 * ser[C_ACK].mean + 0.10 * ser[C_RESP].mean;
 	mix_net = mix_raw - floor;
 
-	printf("bpfbench: kafkatap_tc under BPF_PROG_TEST_RUN, repeat=1, each packet once\n");
+	printf("bpfbench: kafkatap_tc under BPF_PROG_TEST_RUN, repeat=1, each packet once, "
+	       "capture policy: %s\n", header_only ? "HEADER for every API" :
+	       "kafkatap's default (STRUCTURE Produce requests / Fetch responses)");
 	printf("  %-34s %8s %6s %9s %7s %7s %9s\n", "class", "packets", "bytes",
 	       "mean ns", "p50", "p99", "net ns");
 	for (i = 0; i < C_N; i++)
-		report(i, floor);
+		report(ser, i, floor);
 	printf("  mix 45%% req + 45%% ack + 10%% resp: %.1f ns/packet raw, %.1f net of the floor\n",
 	       mix_raw, mix_net);
 	printf("  pipelined: %.1f ns/frame (requests), %.1f ns/frame (responses), net\n",
@@ -356,18 +455,45 @@ int main(int argc, char **argv)
 	printf("  kt_feed_bench repeat=%u: ack %u ns, other port %u ns, no-op %u ns\n",
 	       repeat, ns_ack, ns_other, ns_nop);
 	printf("  kernel counters: requests=%llu responses=%llu gaps=%llu retransmits=%llu "
-	       "ringbuf_full=%llu responses_unmatched=%llu; records read %llu+%llu; "
-	       "test-run errors %llu\n",
+	       "ringbuf_full=%llu responses_unmatched=%llu structure_batch_headers=%llu "
+	       "structure_walks_failed=%llu; records read %llu+%llu; test-run errors %llu\n",
 	       (unsigned long long)cnt[KT_C_REQUESTS], (unsigned long long)cnt[KT_C_RESPONSES],
 	       (unsigned long long)cnt[KT_C_GAPS], (unsigned long long)cnt[KT_C_RETRANS],
 	       (unsigned long long)cnt[KT_C_RB_FAIL], (unsigned long long)cnt[KT_C_RESP_UNMATCHED],
+	       (unsigned long long)cnt[KT_C_WALK_BATCHES], (unsigned long long)cnt[KT_C_WALK_FAILED],
 	       (unsigned long long)records[KT_EV_REQUEST],
 	       (unsigned long long)records[KT_EV_RESPONSE], (unsigned long long)run_errors);
+
+	if (alternate) {
+		double fon, raw_on;
+
+		for (i = 0; i < C_N; i++)
+			summarize(&ser_on[i]);
+		fon = ser_on[C_NOP].mean;
+		raw_on = 0.45 * ser_on[C_REQ].mean + 0.45 * ser_on[C_ACK].mean +
+			 0.10 * ser_on[C_RESP].mean;
+		printf("bpfbench: the same stream's other blocks of %d packets, bpf stats ON "
+		       "(BPF_ENABLE_STATS); net = mean - the stats-OFF floor\n", STATS_BLOCK);
+		printf("  %-34s %8s %6s %9s %7s %7s %9s\n", "class", "packets", "bytes",
+		       "mean ns", "p50", "p99", "net ns");
+		for (i = 0; i < C_N; i++)
+			report(ser_on, i, floor);
+		printf("  mix 45%% req + 45%% ack + 10%% resp, stats on: %.1f ns/packet raw, %.1f net "
+		       "of the stats-off floor; stats on - off: %.1f ns/packet (no-op: %.1f ns)\n",
+		       raw_on, raw_on - floor, raw_on - mix_raw, fon - floor);
+		for (i = 0; i < C_N; i++)
+			printf("bpfbench.on.%s.mean=%.1f\nbpfbench.on.%s.p50=%u\n", cls_name[i],
+			       ser_on[i].mean, cls_name[i], ser_on[i].p50);
+		printf("bpfbench.on.floor=%.1f\nbpfbench.on.mix.raw=%.1f\nbpfbench.on.mix.net=%.1f\n"
+		       "bpfbench.on.pipe.req_per_frame=%.1f\n",
+		       fon, raw_on, raw_on - floor, (ser_on[C_PREQ].mean - floor) / PIPE_FRAMES);
+	}
 
 	/* For bench/run.sh. */
 	for (i = 0; i < C_N; i++)
 		printf("bpfbench.%s.mean=%.1f\nbpfbench.%s.p50=%u\n", cls_name[i],
 		       ser[i].mean, cls_name[i], ser[i].p50);
+	printf("bpfbench.policy=%s\n", header_only ? "header" : "default");
 	printf("bpfbench.floor=%.1f\nbpfbench.mix.raw=%.1f\nbpfbench.mix.net=%.1f\n",
 	       floor, mix_raw, mix_net);
 	printf("bpfbench.pipe.req_per_frame=%.1f\nbpfbench.pipe.resp_per_frame=%.1f\n",
@@ -376,18 +502,22 @@ int main(int argc, char **argv)
 	       ns_ack, ns_other, ns_nop);
 	printf("bpfbench.expected_frames=%llu\nbpfbench.kernel_requests=%llu\n"
 	       "bpfbench.kernel_responses=%llu\nbpfbench.ringbuf_full=%llu\n"
-	       "bpfbench.gaps=%llu\nbpfbench.errors=%llu\n",
+	       "bpfbench.gaps=%llu\nbpfbench.errors=%llu\n"
+	       "bpfbench.walk_batches=%llu\nbpfbench.walk_failed=%llu\n",
 	       (unsigned long long)(npk / 5 + (uint64_t)prounds * PIPE_FRAMES),
 	       (unsigned long long)cnt[KT_C_REQUESTS], (unsigned long long)cnt[KT_C_RESPONSES],
 	       (unsigned long long)cnt[KT_C_RB_FAIL], (unsigned long long)cnt[KT_C_GAPS],
-	       (unsigned long long)run_errors);
+	       (unsigned long long)run_errors, (unsigned long long)cnt[KT_C_WALK_BATCHES],
+	       (unsigned long long)cnt[KT_C_WALK_FAILED]);
 
 	ring_buffer__free(rb);
 	close(nop_fd);
 	kt_bpf_stop(&bpf);
 	free(b.p);
 	free(conns);
-	for (i = 0; i < C_N; i++)
+	for (i = 0; i < C_N; i++) {
 		free(ser[i].v);
+		free(ser_on[i].v);
+	}
 	return 0;
 }
