@@ -35,9 +35,26 @@ struct series_cache {
 
 #define SERIES_CACHE 1024
 
+/*
+ * (api, topic, client_id) -> the records and bytes series: one hash of the
+ * strings instead of interning and looking up both series per partition.
+ * Those families are never cleared, so the pointers stay valid.
+ */
+#define TOPIC_KEY_MAX 256
+struct topic_cache {
+	uint64_t h;
+	int16_t api_key;
+	uint16_t tlen, clen;
+	char topic[TOPIC_KEY_MAX], cid[KT_CLIENT_ID_MAX + 1];
+	struct kt_series *records, *bytes;
+};
+
+#define TOPIC_CACHE 256
+
 struct kt_kmetrics {
 	struct kt_registry *reg;
 	struct series_cache *cache;
+	struct topic_cache *tcache;
 	struct kt_family *requests, *duration, *req_bytes, *resp_bytes, *unanswered;
 	struct kt_family *no_response, *connections, *lost, *resyncs, *gaps, *malformed;
 	struct kt_family *late, *incomplete, *walk_failed, *tracker_evictions;
@@ -81,9 +98,11 @@ struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg)
 		return NULL;
 	r = m->reg = kt_reg_new(1024, cfg->max_series);
 	m->cache = calloc(SERIES_CACHE, sizeof(*m->cache));
-	if (!r || !m->cache) {
+	m->tcache = calloc(TOPIC_CACHE, sizeof(*m->tcache));
+	if (!r || !m->cache || !m->tcache) {
 		kt_reg_free(r);
 		free(m->cache);
+		free(m->tcache);
 		free(m);
 		return NULL;
 	}
@@ -220,6 +239,7 @@ void kt_km_free(struct kt_kmetrics *m)
 		return;
 	kt_reg_free(m->reg);
 	free(m->cache);
+	free(m->tcache);
 	free(m);
 }
 
@@ -246,6 +266,38 @@ static const char *error_name(int16_t code, char *buf, size_t len)
 	return buf;
 }
 
+static struct topic_cache *topic_series(struct kt_kmetrics *m, int16_t api_key,
+					 const char *topic, const char *cid)
+{
+	size_t tl = strlen(topic), cl = strlen(cid);
+	uint64_t h = hash_bytes(topic, tl, (uint64_t)api_key) ^ hash_bytes(cid, cl, 3);
+	struct topic_cache *e = &m->tcache[h & (TOPIC_CACHE - 1)];
+	bool fits = tl < TOPIC_KEY_MAX && cl <= KT_CLIENT_ID_MAX;
+
+	if (fits && e->records && e->h == h && e->api_key == api_key && e->tlen == tl &&
+	    e->clen == cl && !memcmp(e->topic, topic, tl) && !memcmp(e->cid, cid, cl))
+		return e;
+	e->records = kt_series(api_key == KT_API_PRODUCE ? m->produced_records :
+			       m->fetched_records, (const char *const[]){ topic, cid });
+	e->bytes = kt_series(api_key == KT_API_PRODUCE ? m->produced_bytes : m->fetched_bytes,
+			     (const char *const[]){ topic, cid });
+	if (!fits || !e->records) {
+		/* Not kept (too long to compare): looked up again next time. */
+		static struct topic_cache once;
+
+		once = *e;
+		e->records = NULL;
+		return &once;
+	}
+	e->h = h;
+	e->api_key = api_key;
+	e->tlen = tl;
+	e->clen = cl;
+	memcpy(e->topic, topic, tl);
+	memcpy(e->cid, cid, cl);
+	return e;
+}
+
 /* Topic-level facts: records, bytes and partition errors. */
 static void km_partitions(struct kt_kmetrics *m, const struct kt_exchange *x,
 			  const struct kt_annot *an, const char *api, const char *cid)
@@ -261,16 +313,11 @@ static void km_partitions(struct kt_kmetrics *m, const struct kt_exchange *x,
 				api, t->topic, error_name(t->error, ebuf, sizeof(ebuf)) }), 1);
 		if (!t->has_data || t->error != 0)
 			continue;
-		if (x->api_key == KT_API_PRODUCE) {
-			kt_inc(kt_series(m->produced_records, (const char *const[]){ t->topic, cid }),
-			       (double)t->records);
-			kt_inc(kt_series(m->produced_bytes, (const char *const[]){ t->topic, cid }),
-			       (double)t->bytes);
-		} else if (x->api_key == 1) {
-			kt_inc(kt_series(m->fetched_records, (const char *const[]){ t->topic, cid }),
-			       (double)t->records);
-			kt_inc(kt_series(m->fetched_bytes, (const char *const[]){ t->topic, cid }),
-			       (double)t->bytes);
+		if (x->api_key == KT_API_PRODUCE || x->api_key == 1) {
+			struct topic_cache *e = topic_series(m, x->api_key, t->topic, cid);
+
+			kt_inc(e->records, (double)t->records);
+			kt_inc(e->bytes, (double)t->bytes);
 		}
 	}
 }
