@@ -384,7 +384,9 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 	list_add_tail(&p->conn_link, &c->pending);
 	ht_insert(&a->pend, &p->hn, ph);
 	a->st.pending++;
-	capture_start(a, c, KT_DIR_REQ, &p->x.req_cap, ev->frame_seq, ev->capture_len,
+	/* A late frame never has a capture (the kernel sends none): ignore one. */
+	capture_start(a, c, KT_DIR_REQ, &p->x.req_cap, ev->frame_seq,
+		      ev->flags & KT_FF_LATE ? 0 : ev->capture_len,
 		      ev->flags & KT_FF_STRUCTURE);
 }
 
@@ -426,7 +428,7 @@ static void on_response(struct kt_agent *a, const struct kt_ev_frame *ev, uint64
 	p->x.resp_ts_ns = ts;
 	p->x.resp_size = ev->size;
 	p->x.late |= !!(ev->flags & KT_FF_LATE);
-	if (ev->capture_len) {
+	if (ev->capture_len && !(ev->flags & KT_FF_LATE)) {
 		capture_start(a, c, KT_DIR_RESP, &p->x.resp_cap, ev->frame_seq,
 			      ev->capture_len, ev->flags & KT_FF_STRUCTURE);
 		if (c->asm_[KT_DIR_RESP].active) {

@@ -125,8 +125,10 @@ int kt_feed_eth(struct kt_feeder *f, const uint8_t *frame, size_t len, uint64_t 
 		l4 = l3 + 40;
 		ip_end = l4 + (frame[l3 + 4] << 8 | frame[l3 + 5]);
 	}
-	if (ip_end > len || ip_end == l3)
-		ip_end = len;	/* snapped capture, or BIG TCP with length 0 */
+	/* Snapped capture, or BIG TCP with a length of 0 (IPv4 total length,
+	 * IPv6 payload length), as the kernel program reads it too. */
+	if (ip_end > len || ip_end == (v6 ? l4 : l3))
+		ip_end = len;
 	if (l4 + 20 > ip_end)
 		return 0;
 	return resegment(f, frame, ip_end, l3, v6, l4,

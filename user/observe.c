@@ -77,6 +77,12 @@ const char *obs_str(struct kt_observer *o, struct kc_str s)
 	return p;
 }
 
+/* Equal strings (two nulls are equal); no memcmp on a null pointer. */
+static bool str_eq(struct kc_str a, struct kc_str b)
+{
+	return a.len == b.len && (a.len <= 0 || !memcmp(a.p, b.p, (size_t)a.len));
+}
+
 struct kt_s obs_sv(struct kc_str s)
 {
 	return (struct kt_s){ s.p, s.len > 0 ? s.len : 0 };
@@ -278,8 +284,7 @@ static void on_produce(struct kt_observer *o, const struct kt_exchange *x,
 			for (k = 0; a && k < a->responses.n; k++) {
 				const struct kc_ProduceResponse_TopicProduceResponse *tr = &a->responses.v[k];
 
-				if (tr->name.len != td->name.len ||
-				    memcmp(tr->name.p, td->name.p, td->name.len > 0 ? td->name.len : 0))
+				if (!str_eq(tr->name, td->name))
 					continue;
 				for (l = 0; l < tr->partition_responses.n; l++)
 					if (tr->partition_responses.v[l].index == pd->index)
@@ -390,8 +395,7 @@ static void on_list_offsets(struct kt_observer *o, const struct kc_ListOffsetsRe
 				off = pr->old_style_offsets.v[0];
 			/* Only a LATEST (-1) lookup gives the high watermark. */
 			for (k = 0; q && k < q->topics.n; k++) {
-				if (q->topics.v[k].name.len != tr->name.len ||
-				    memcmp(q->topics.v[k].name.p, tr->name.p, tr->name.len > 0 ? tr->name.len : 0))
+				if (!str_eq(q->topics.v[k].name, tr->name))
 					continue;
 				for (l = 0; l < q->topics.v[k].partitions.n; l++)
 					if (q->topics.v[k].partitions.v[l].partition_index == pr->partition_index &&
@@ -421,8 +425,7 @@ static void on_offset_commit(struct kt_observer *o, const struct kc_OffsetCommit
 			int16_t err = -1;
 
 			for (k = 0; a && k < a->topics.n; k++) {
-				if (a->topics.v[k].name.len != qt->name.len ||
-				    memcmp(a->topics.v[k].name.p, qt->name.p, qt->name.len > 0 ? qt->name.len : 0))
+				if (!str_eq(a->topics.v[k].name, qt->name))
 					continue;
 				for (l = 0; l < a->topics.v[k].partitions.n; l++)
 					if (a->topics.v[k].partitions.v[l].partition_index == qp->partition_index)
