@@ -44,7 +44,7 @@ DEPS := $(USER_OBJS:.o=.d) $(CODEC_ENC_OBJS:.o=.d) $(OUTPUT)/kafkatap.bpf.d \
 	$(patsubst %,%.d,$(TESTS)) $(patsubst %,%.d,$(TOOLS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test demo deps gen check-gen bench san-build
+.PHONY: all clean test demo deps gen check-gen bench san-build fuzz
 
 all: $(BIN) $(TOOLS)
 
@@ -118,6 +118,11 @@ deps:
 
 bench: all
 	$(Q)bench/run.sh
+
+# libFuzzer targets (fuzz/): FUZZ_SECONDS per target, 0 for no limit.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(Q)fuzz/run.sh $(FUZZ_SECONDS)
 
 # Regenerate the code derived from Kafka's specs (committed; see README).
 # ERRORS: errors.tsv (code, name) from Kafka's Errors.java, beside the specs.

@@ -30,6 +30,8 @@ TESTS=(
 	"bpf-testrun     $TESTBIN/bpf_test"
 	"bpf-gso         $TESTBIN/gso_test"
 	"bpf-structure   $TESTBIN/structure_test"
+	"bpf-property    $TESTBIN/bpf_property_test"
+	"fuzz-smoke      fuzz/run.sh 5"
 	"replay-real     tests/replay_real.py"
 	"hostile         tests/hostile_test.py"
 	"cli             tests/cli_test.sh"

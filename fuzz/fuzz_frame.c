@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libFuzzer target: kt_feed_eth() (user/feed.c), the userspace parsing of
+ * Ethernet/IPv4/IPv6/TCP headers that cuts a captured packet too large for
+ * one BPF_PROG_TEST_RUN into segments. libbpf is stubbed (bpf_stubs.c): the
+ * runs are recorded and checked by feed_check.h, no kernel involved.
+ *
+ * Input: two bytes P (big endian), then an Ethernet frame; P more bytes
+ * (a counting pattern) are appended, so that small inputs make the large
+ * packets that get cut.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "feed.h"
+#include "feed_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct kt_feeder feeder;
+	size_t pad, len, i;
+	uint8_t *frame;
+	int ret;
+
+	if (size < 2)
+		return 0;
+	if (!feeder.rb)
+		FCHECK(kt_feeder_init(&feeder, NULL, NULL, NULL) == 0);
+	pad = (size_t)data[0] << 8 | data[1];
+	len = size - 2 + pad;
+	frame = malloc(len ? len : 1);
+	memcpy(frame, data + 2, size - 2);
+	for (i = size - 2; i < len; i++)
+		frame[i] = (uint8_t)(i * 7 + (i >> 8));
+	fc_reset();
+	ret = kt_feed_eth(&feeder, frame, len, 1);
+	fc_check(frame, len, ret);
+	free(frame);
+	return 0;
+}
