@@ -70,22 +70,6 @@ static void fc_reset(void)
 static uint32_t fc_be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
 static uint32_t fc_be32(const uint8_t *p) { return fc_be16(p) << 16 | fc_be16(p + 2); }
 
-/*
- * Set FUZZ_FEED_V6_LEN0=old to accept feed.c's current handling of an IPv6
- * payload length of 0 (the packet is not run at all) while that is open.
- */
-static bool fc_v6_len0_old(void)
-{
-	static int v = -1;
-
-	if (v < 0) {
-		const char *e = getenv("FUZZ_FEED_V6_LEN0");
-
-		v = e && !strcmp(e, "old");
-	}
-	return v;
-}
-
 /* Check the runs recorded for kt_feed_eth(frame, len) that returned ret. */
 static void fc_check(const uint8_t *f, size_t len, int ret)
 {
@@ -119,7 +103,8 @@ static void fc_check(const uint8_t *f, size_t len, int ret)
 			goto none;
 		l4 = 54;
 		ip_end = 54 + fc_be16(f + 18);
-		if (ip_end > len || (ip_end == 54 && !fc_v6_len0_old()))
+		/* 0: a jumbogram / BIG TCP packet, the payload runs to the end */
+		if (ip_end > len || ip_end == 54)
 			ip_end = len;
 		sane = true;
 	}

@@ -14,9 +14,7 @@
 # .output/fuzz/artifacts/TARGET-crash-*; logs in .output/fuzz/logs/.
 #
 # Environment: FUZZ_ARGS extra libFuzzer options (e.g. -runs=10000000);
-# FUZZ_CAPTURES another folder of captures; FUZZ_FEED_V6_LEN0=old accepts
-# feed.c's current handling of an IPv6 payload length of 0 (see
-# fuzz/feed_check.h) while that is open.
+# FUZZ_CAPTURES another folder of captures.
 set -u
 cd "$(dirname "$0")/.."
 OUT=.output/fuzz

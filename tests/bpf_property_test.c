@@ -143,7 +143,7 @@ struct iter {
 };
 
 static struct {
-	unsigned long iters, clean, pkts, records, frames, resyncs, data, gaps, closes;
+	unsigned long iters, clean, pkts, records, frames, resyncs, late, data, gaps, closes;
 	unsigned long regenerated, drops, dups, reorders, overlaps, garbage, rsts;
 	uint64_t max_wall_ns, max_dur_ns;
 	uint64_t seed;
@@ -806,6 +806,11 @@ static void check_frame_rec(struct iter *it, const struct kt_ev_frame *ev, size_
 		PFAIL("P3: record %zu: SaslAuthenticate %s announces a capture", idx, what);
 	if (ev->flags & KT_FF_RESYNC)
 		st.resyncs++;
+	if (ev->flags & KT_FF_LATE) {
+		st.late++;
+		if (ev->flags & KT_FF_CAPTURE)
+			PFAIL("P3: record %zu: a late %s announces a capture", idx, what);
+	}
 	st.frames++;
 	if (dir == KT_DIR_REQ) {
 		char want[KT_CLIENT_ID_MAX] = { 0 };
@@ -1043,12 +1048,12 @@ static void test_properties(void **state)
 	for (ci = 0; ci < it.nconn; ci++)
 		conn_free(&it.c[ci]);
 	printf("bpf property: seed %llu, iterations %lu-%lu (%lu clean) in %.1fs: %lu packets, "
-	       "%lu records, %lu frames reported (%lu by resync), %lu DATA, %lu gaps, %lu closes; "
+	       "%lu records, %lu frames reported (%lu by resync, %lu late), %lu DATA, %lu gaps, %lu closes; "
 	       "injected %lu drops, %lu duplicates, %lu reorders, %lu overlapping retransmissions, "
 	       "%lu garbage runs, %lu RSTs; %lu streams regenerated (ambiguous); longest test run "
 	       "%.1f us wall, %.1f us in the program\n",
 	       (unsigned long long)st.seed, first, first + n - 1, st.clean,
-	       (now_ns() - t0) / 1e9, st.pkts, st.records, st.frames, st.resyncs, st.data,
+	       (now_ns() - t0) / 1e9, st.pkts, st.records, st.frames, st.resyncs, st.late, st.data,
 	       st.gaps, st.closes, st.drops, st.dups, st.reorders, st.overlaps, st.garbage,
 	       st.rsts, st.regenerated, st.max_wall_ns / 1e3, st.max_dur_ns / 1e3);
 	/* A stall would have hung above; a run this long means something is wrong. */
