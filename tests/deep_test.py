@@ -665,8 +665,10 @@ def check_lag(a, m, tr):
     # Per partition: newest batch's max timestamp minus that of the batch
     # holding the committed offset c, which is ts(c) .. ts(c + 9) (batches
     # of <= 10 records, timestamps rising with offsets). The topic: the max.
+    # A partition read to its end (committed = last offset + 1) has no lag.
     last = {q: max(o for (pp, o) in ts if pp == q) for q in range(3)}
-    hi = max((ts[(q, last[q])] - ts[(q, per.get(q, 0))]) / 1000 for q in range(3))
+    hi = max((ts[(q, last[q])] - ts[(q, min(per.get(q, 0), last[q]))]) / 1000
+             for q in range(3))
     lo = max((ts[(q, last[q])] - ts[(q, min(per.get(q, 0) + 9, last[q]))]) / 1000
              for q in range(3))
     time.sleep(1)
