@@ -665,7 +665,7 @@ fi
 
 # --- RSS at 10K idle connections ------------------------------------------
 if want conns; then
-	for rb in 16 4; do
+	for rb in 8 4; do	# 8: the default
 		n=conns-$rb
 		kt_start "$n" /dev/null "${SERVE[@]}" --ringbuf-mb "$rb" || continue
 		say "conns: $IDLE_CONNS idle connections (one exchange each), kafkatap serve --ringbuf-mb $rb ..."
@@ -933,7 +933,7 @@ if want tshark; then
 	fi
 fi
 if want conns; then
-	for rb in 16 4; do
+	for rb in 8 4; do	# 8: the default
 		n=conns-$rb
 		if ! ok "$n"; then
 			row "RSS at $IDLE_CONNS connections, --ringbuf-mb $rb" "not measured" "<= 32 MB"

@@ -14,8 +14,8 @@ array), except for client ids starting with "noreply".
    kafkatap_requests_total and the duration histogram count = requests
    sent; kafkatap_connections = 10 000 while they are open and 0 once they
    are closed; no eviction; RSS (VmRSS, broken down from smaps) does not
-   grow over the short rounds, and without the ring buffer mapping stays
-   under 32 MB at 10 000 connections.
+   grow over the short rounds, and stays under 32 MB (the ring buffer
+   mapping included) at 10 000 connections.
 2. caps (--max-conns 1000 --max-pending 500 --max-client-ids 50): 5 000 idle
    connections with distinct client ids: kafkatap_connections = 1000,
    kafkatap_connection_evictions_total = 4000, at most 51 client_id
@@ -54,9 +54,10 @@ SOURCES = ["127.0.0.%d" % i for i in range(2, 18)]	# spread the 4-tuples
 # requests, exchanges) must not grow RSS by this much from the warm-up: a
 # leak of 52 bytes or more per connection or request fails. Seen: 0-300 kB.
 LEAK_KB = 2048
-# kafkatap's own memory at 10 000 connections (the target), not
-# counting the ring buffer mapping (see rss()).
-OWN_KB = 32 * 1024
+# kafkatap's memory at 10 000 connections with its defaults (the issue's
+# target and the README's bound), the ring buffer mapping included (the
+# default 8 MiB ring is 16 MB of it: see rss()). Seen: ~25 MB.
+RSS_KB = 32 * 1024
 # The burst with kafkatap stopped may take this much longer than with it
 # reading, and must end well before the 2 s stop does: a kernel side that
 # waited for the reader would hold it until SIGCONT. Seen: 0.12-0.34 s
@@ -415,11 +416,11 @@ def phase_accounting(port, ck):
                 IDLE, r_idle["rss"], r_idle["ring"], r_idle["own"],
                 r_idle["anon"] - r_warm["anon"],
                 (r_idle["anon"] - r_warm["anon"]) * 1024 // IDLE, kmaps, peak))
-        ck.ok(r_idle["own"] <= OWN_KB,
-              "RSS without the ring buffer mapping at %d connections: %d kB <= %d kB" % (
-                  IDLE, r_idle["own"], OWN_KB),
-              "RSS without the ring buffer mapping is %d kB at %d connections, > %d kB" % (
-                  r_idle["own"], IDLE, OWN_KB))
+        ck.ok(r_idle["rss"] <= RSS_KB,
+              "VmRSS at %d connections: %d kB <= %d kB (ring buffer mapping included)" % (
+                  IDLE, r_idle["rss"], RSS_KB),
+              "VmRSS is %d kB at %d connections, > %d kB (%d kB without the ring buffer "
+              "mapping)" % (r_idle["rss"], IDLE, RSS_KB, r_idle["own"]))
         rc = tap.stop()
         ck.ok(rc == 0, "kafkatap exited 0", "kafkatap exit status %s" % rc)
         for s in tap.stats_lines():

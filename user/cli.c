@@ -40,7 +40,7 @@ const char kt_help_live[] =
 "  -d, --duration SECONDS     stop after this long (default: until Ctrl-C)\n"
 "      --attach MODE          auto (tcx if the kernel has it, else clsact), tcx\n"
 "                             or clsact (default auto)\n"
-"      --ringbuf-mb N         ring buffer size in MiB, a power of two (default 16)\n"
+"      --ringbuf-mb N         ring buffer size in MiB, a power of two (default 8)\n"
 "      --max-streams N        kernel stream table entries (default 65536)\n";
 
 const char kt_help_metrics[] =

@@ -69,7 +69,7 @@ void kt_load_opts_init(struct kt_load_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->ports[0] = 9092;
 	o->n_ports = 1;
-	o->ringbuf_bytes = 16 << 20;
+	o->ringbuf_bytes = 8 << 20;
 	o->max_streams = 65536;
 	/* HEADER for every API; the agent widens what it decodes. */
 }
