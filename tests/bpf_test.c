@@ -38,16 +38,7 @@ static void on_record(void *ctx, const void *rec, size_t len, uint64_t ts)
 
 static int setup_all(void **state)
 {
-	struct kt_load_opts o;
-
-	kt_load_opts_init(&o);
-	o.ports[0] = 9092;
-	o.ports[1] = 9093;
-	o.n_ports = 2;
-	o.ringbuf_bytes = 64 << 20;
-	if (kt_bpf_start(&bpf, &o))
-		return -1;
-	return kt_feeder_init(&feeder, &bpf, on_record, NULL);
+	return pkt_start(&bpf, &feeder, on_record);
 }
 
 static int teardown_all(void **state)

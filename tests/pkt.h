@@ -189,4 +189,22 @@ static inline void recs_clear(struct recs *r)
 	r->n = 0;
 }
 
+/* The TC program loaded for test runs on ports 9092 and 9093, and a feeder on it. */
+#include "feed.h"
+#include "loader.h"
+static inline int pkt_start(struct kt_bpf *bpf, struct kt_feeder *feeder,
+			    kt_record_fn on_record)
+{
+	struct kt_load_opts o;
+
+	kt_load_opts_init(&o);
+	o.ports[0] = 9092;
+	o.ports[1] = 9093;
+	o.n_ports = 2;
+	o.ringbuf_bytes = 64 << 20;
+	if (kt_bpf_start(bpf, &o))
+		return -1;
+	return kt_feeder_init(feeder, bpf, on_record, NULL);
+}
+
 #endif
