@@ -20,7 +20,10 @@
  *     longest run is measured and printed);
  *  P5 the kernel counters never decrease;
  *  P6 (clean iterations: SYN, no loss, no reordering, no garbage) every
- *     request of a known API and every response is reported, in sync;
+ *     request of a known API and every response is reported, in sync (not
+ *     by resync, not late), and a response to a reported request knows
+ *     its API (KT_FF_API_KNOWN; responses are never sent before their
+ *     request);
  *  P7 CLOSE records: on a connection of the test, with FIN or RST, at most
  *     one per FIN/RST packet sent that way; GAPs on its connections.
  *
@@ -104,6 +107,7 @@ struct frame {
 	bool resp_known;		/* response: its request's api is known */
 	/* what the program said */
 	int reported;
+	uint16_t rec_flags;		/* flags of its record */
 	uint32_t rec_cap;		/* capture_len of its record */
 	uint32_t data_bytes;
 	uint8_t *seen;			/* DATA bytes already sent, per frame byte */
@@ -498,6 +502,33 @@ static double progress(const struct dstream *d, uint32_t off)
 	return k;
 }
 
+static const struct frame *request_of(const struct kconn *c, int32_t corr);
+
+/*
+ * When the response bytes [off, off + n) may be sent: after every request
+ * they answer (a packet can carry the ends of several responses, and some
+ * requests get none), and never before the frames ahead of them.
+ */
+static double resp_due(const struct kconn *c, uint32_t off, uint32_t n)
+{
+	const struct dstream *d = &c->d[KT_DIR_RESP];
+	double due = progress(d, off);
+	size_t i;
+
+	for (i = 0; i < d->nf; i++) {
+		const struct frame *f = &d->f[i], *q;
+
+		if (f->off >= off + n)
+			break;
+		if (f->off + f->len <= off || f->garbage)
+			continue;
+		q = request_of(c, f->corr);
+		if (q && progress(&c->d[KT_DIR_REQ], q->off) > due)
+			due = progress(&c->d[KT_DIR_REQ], q->off);
+	}
+	return due;
+}
+
 static int cmp_t(const void *a, const void *b)
 {
 	const struct pkt_ev *x = a, *y = b;
@@ -542,7 +573,8 @@ static void schedule(struct iter *it, bool clean)
 					it->drops++;
 				} else {
 					/* In order within a direction unless jittered. */
-					double t = base + progress(d, off) + (dir ? 0.5 : 0) +
+					double t = base + (dir ? resp_due(&it->c[ci], off, n) + 0.5 :
+							   progress(d, off)) +
 						   off * 1e-9 + (clean ? 0 : 0.3 * chance(0.3));
 
 					add_pkt(it, ci, dir, off, n, TCP_PSH, t);
@@ -799,6 +831,7 @@ static void check_frame_rec(struct iter *it, const struct kt_ev_frame *ev, size_
 	if (f->reported++)
 		PFAIL("P2: record %zu: %s at offset %u (corr %d) reported %d times (seed %llu iter %lu)",
 		      idx, what, f->off, f->corr, f->reported, (unsigned long long)st.seed, st.cur);
+	f->rec_flags = ev->flags;
 	f->rec_cap = ev->flags & KT_FF_CAPTURE ? ev->capture_len : 0;
 	if (!(ev->flags & KT_FF_CAPTURE) && ev->capture_len)
 		PFAIL("P3: record %zu: capture_len %u without KT_FF_CAPTURE", idx, ev->capture_len);
@@ -919,21 +952,34 @@ static void check_iter(struct iter *it)
 	}
 	if (!it->clean)
 		return;
-	/* P6: nothing lost, nothing reordered: everything is reported, in sync. */
+	/* P6: nothing lost, nothing reordered: everything is reported, in sync
+	 * (found by tracking, not by resync, and not late), and every response
+	 * to a reported request knows its API from the in-flight map. */
 	for (ci = 0; ci < it->nconn; ci++) {
 		for (dir = 0; dir < 2; dir++) {
 			const struct dstream *d = &it->c[ci].d[dir];
 
 			for (i = 0; i < d->nf; i++) {
-				const struct frame *f = &d->f[i];
+				const struct frame *f = &d->f[i], *q;
+				const char *what = dir ? "response" : "request";
 
 				if (f->garbage || (dir == KT_DIR_REQ && !f->known))
 					continue;
 				if (!f->reported)
 					PFAIL("P6: clean iteration: %s at offset %u (api %d v%d corr %d) "
-					      "not reported (seed %llu iter %lu)",
-					      dir ? "response" : "request", f->off, f->api, f->ver,
-					      f->corr, (unsigned long long)st.seed, st.cur);
+					      "not reported (seed %llu iter %lu)", what, f->off, f->api,
+					      f->ver, f->corr, (unsigned long long)st.seed, st.cur);
+				if (f->rec_flags & (KT_FF_RESYNC | KT_FF_LATE))
+					PFAIL("P6: clean iteration: %s at offset %u (corr %d) reported "
+					      "with flags %#x, not in sync (seed %llu iter %lu)", what,
+					      f->off, f->corr, f->rec_flags,
+					      (unsigned long long)st.seed, st.cur);
+				q = dir == KT_DIR_RESP ? request_of(&it->c[ci], f->corr) : NULL;
+				if (q && q->known && q->reported && !(f->rec_flags & KT_FF_API_KNOWN))
+					PFAIL("P6: clean iteration: response at offset %u (corr %d) to a "
+					      "reported api %d request without KT_FF_API_KNOWN (seed %llu "
+					      "iter %lu)", f->off, f->corr, q->api,
+					      (unsigned long long)st.seed, st.cur);
 			}
 		}
 	}
