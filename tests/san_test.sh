@@ -21,12 +21,22 @@ run() {
 	local name=$1 out
 	shift
 	out=tests/out/san-$name.log
+	stamp=tests/out/.san-$name.start
+	touch "$stamp"
 	# (the tests' own "no 'Sanitizer' on stderr" lines must not match)
 	if "$@" >"$out" 2>&1 && ! grep -Eq "==[0-9]+==ERROR: |runtime error: " "$out"; then
 		echo "ok   $name"
 	else
 		echo "FAIL $name (log: $out)"
 		grep -E -m 20 -A 12 "==[0-9]+==ERROR: |runtime error: |^FAIL|ERROR" "$out" | sed 's/^/    /'
+		echo "    -- last lines of $out:"
+		tail -n 30 "$out" | sed 's/^/    /'
+		# kafkatap's own stderr (a sanitizer report of the agent lands there)
+		for e in $(find tests/out -maxdepth 1 -name '*.err' -newer "$stamp"); do
+			grep -qE "==[0-9]+==ERROR: |runtime error: " "$e" || continue
+			echo "    -- sanitizer report in $e:"
+			grep -E -m 5 -A 30 "==[0-9]+==ERROR: |runtime error: " "$e" | sed 's/^/    /'
+		done
 		fail=1
 	fi
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Install what kafkatap needs on Debian 12, only what is missing.
-# Build: clang, bpftool, libbpf, libelf, zlib, libpcap, libmicrohttpd, ncurses.
+# Build: clang, bpftool, libbpf, libelf, zlib, libpcap, libmicrohttpd, ncurses;
+# libclang-rt-14-dev (only a Recommends of clang) for the fuzzers and sanitizers.
 # Tests and demo: cmocka, librdkafka (its mock cluster is the broker), kcat,
 # kafka-python, confluent-kafka, tshark, prometheus, socat, nftables, tmux,
 # and kafkajs from npm.
@@ -12,7 +13,7 @@ pkgs=(make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev
       libmicrohttpd-dev libncurses-dev pkg-config iproute2
       libcmocka-dev librdkafka-dev kcat python3 python3-kafka
       python3-confluent-kafka python3-yaml tshark prometheus socat nftables tmux procps
-      curl bc)
+      curl bc libclang-rt-14-dev)
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 
 missing=()
