@@ -9,6 +9,15 @@
 # kcat consumer group (-G) reads the topic to the end and counts the messages
 # tagged with this run's id. Prints one JSON line with the truth.
 #
+# Every acks=all message must be read back. acks=0 promises nothing, and
+# with librdkafka's mock broker some can really vanish (12 of 20, once in
+# ~10 runs on a loaded 2-core VM). The likely path, the first half seen in
+# captures: the mock answers acks=0 Produce requests, the exiting producer
+# closes its socket with those answers unread, its kernel sends a RST, and
+# a broker that had not read the last requests yet loses them. They were
+# on the wire all the same, so an observer must see them; the truth says
+# how many never reached the log ("acks0_dropped").
+#
 # client.id: kafkatap-kcat (acks=all producer and consumer),
 #            kafkatap-kcat-acks0 (acks=0 producer).
 set -euo pipefail
@@ -51,22 +60,29 @@ produce 0 "$N_ACKS" all kafkatap-kcat
 produce "$N_ACKS" "$N_ACKS0" 0 kafkatap-kcat-acks0
 
 # Read every assigned partition to its end. acks=0 sends may still be in
-# the broker's socket when kcat -P exits, so go round again (the group has
+# the broker's socket when kcat -P exits (or be gone), so go round again (the group has
 # committed what it read) until all N are seen. The mock broker makes a
 # re-join of an existing group wait about session.timeout.ms - 1s (librdkafka's
 # default is 45 s), hence the low session timeout.
 OUT=$(mktemp)
 trap 'rm -f "$ERR" "$OUT"' EXIT
-consumed=0
+got_all=0 got0=0
 for try in 1 2 3; do
 	timeout "$TMO" kcat "${COMMON[@]}" -G "$GROUP" -e -f '%s\n' \
 		-X client.id=kafkatap-kcat -X auto.offset.reset=earliest \
 		-X session.timeout.ms=6000 \
 		"$TOPIC" >"$OUT" 2>>"$ERR" || die "consumer failed (try $try)"
-	consumed=$((consumed + $(grep -c "^$RUN-" "$OUT" || true)))
-	[ "$consumed" -ge "$N" ] && break
+	# values are RUN-i: i < N_ACKS went with acks=all
+	read -r a z < <(awk -v r="$RUN-" -v n="$N_ACKS" 'index($0, r) == 1 {
+		if (substr($0, length(r) + 1) + 0 < n) a++; else z++ } END { print a + 0, z + 0 }' "$OUT")
+	got_all=$((got_all + a)) got0=$((got0 + z))
+	[ $((got_all + got0)) -ge "$N" ] && break
 	sleep 1
 done
-printf '{"client":"kcat","topic":"%s","produced":%d,"produced_acks_all":%d,"produced_acks0":%d,"consumed":%d,"group":"%s","client_id":"kafkatap-kcat","client_ids":["kafkatap-kcat","kafkatap-kcat-acks0"]}\n' \
-	"$TOPIC" "$N" "$N_ACKS" "$N_ACKS0" "$consumed" "$GROUP"
-[ "$consumed" -eq "$N" ] || die "consumed $consumed of $N messages"
+consumed=$((got_all + got0))
+dropped=$((N_ACKS0 - got0))
+printf '{"client":"kcat","topic":"%s","produced":%d,"produced_acks_all":%d,"produced_acks0":%d,"consumed":%d,"acks0_dropped":%d,"group":"%s","client_id":"kafkatap-kcat","client_ids":["kafkatap-kcat","kafkatap-kcat-acks0"]}\n' \
+	"$TOPIC" "$N" "$N_ACKS" "$N_ACKS0" "$consumed" "$dropped" "$GROUP"
+[ "$got_all" -eq "$N_ACKS" ] && [ "$got0" -le "$N_ACKS0" ] ||
+	die "consumed $got_all of $N_ACKS acks=all and $got0 of $N_ACKS0 acks=0 messages"
+[ "$dropped" -eq 0 ] || echo "kcat.sh: the broker dropped $dropped of $N_ACKS0 acks=0 messages" >&2
