@@ -266,29 +266,34 @@ static const char *error_name(int16_t code, char *buf, size_t len)
 	return buf;
 }
 
-static struct topic_cache *topic_series(struct kt_kmetrics *m, int16_t api_key,
-					 const char *topic, const char *cid)
+/* cl, ch: the length and hash of cid, once per exchange. */
+static struct topic_cache *topic_series(struct kt_kmetrics *m, int16_t api_key, const char *topic,
+					 const char *cid, size_t cl, uint64_t ch)
 {
-	size_t tl = strlen(topic), cl = strlen(cid);
-	uint64_t h = hash_bytes(topic, tl, (uint64_t)api_key) ^ hash_bytes(cid, cl, 3);
+	size_t tl = strlen(topic);
+	uint64_t h = hash_bytes(topic, tl, (uint64_t)api_key) ^ ch;
 	struct topic_cache *e = &m->tcache[h & (TOPIC_CACHE - 1)];
 	bool fits = tl < TOPIC_KEY_MAX && cl <= KT_CLIENT_ID_MAX;
+	struct kt_series *records, *bytes;
 
 	if (fits && e->records && e->h == h && e->api_key == api_key && e->tlen == tl &&
 	    e->clen == cl && !memcmp(e->topic, topic, tl) && !memcmp(e->cid, cid, cl))
 		return e;
-	e->records = kt_series(api_key == KT_API_PRODUCE ? m->produced_records :
-			       m->fetched_records, (const char *const[]){ topic, cid });
-	e->bytes = kt_series(api_key == KT_API_PRODUCE ? m->produced_bytes : m->fetched_bytes,
-			     (const char *const[]){ topic, cid });
-	if (!fits || !e->records) {
-		/* Not kept (too long to compare): looked up again next time. */
+	records = kt_series(api_key == KT_API_PRODUCE ? m->produced_records : m->fetched_records,
+			    (const char *const[]){ topic, cid });
+	bytes = kt_series(api_key == KT_API_PRODUCE ? m->produced_bytes : m->fetched_bytes,
+			  (const char *const[]){ topic, cid });
+	if (!fits || !records) {
+		/* Not kept (too long to compare): looked up again next time, and
+		 * the entry in its slot stays. */
 		static struct topic_cache once;
 
-		once = *e;
-		e->records = NULL;
+		once.records = records;
+		once.bytes = bytes;
 		return &once;
 	}
+	e->records = records;
+	e->bytes = bytes;
 	e->h = h;
 	e->api_key = api_key;
 	e->tlen = tl;
@@ -302,6 +307,9 @@ static struct topic_cache *topic_series(struct kt_kmetrics *m, int16_t api_key,
 static void km_partitions(struct kt_kmetrics *m, const struct kt_exchange *x,
 			  const struct kt_annot *an, const char *api, const char *cid)
 {
+	bool counted = x->api_key == KT_API_PRODUCE || x->api_key == 1;	/* Fetch */
+	size_t cl = counted ? strlen(cid) : 0;
+	uint64_t ch = counted ? hash_bytes(cid, cl, 3) : 0;
 	char ebuf[24];
 	uint32_t i;
 
@@ -313,8 +321,8 @@ static void km_partitions(struct kt_kmetrics *m, const struct kt_exchange *x,
 				api, t->topic, error_name(t->error, ebuf, sizeof(ebuf)) }), 1);
 		if (!t->has_data || t->error != 0)
 			continue;
-		if (x->api_key == KT_API_PRODUCE || x->api_key == 1) {
-			struct topic_cache *e = topic_series(m, x->api_key, t->topic, cid);
+		if (counted) {
+			struct topic_cache *e = topic_series(m, x->api_key, t->topic, cid, cl, ch);
 
 			kt_inc(e->records, (double)t->records);
 			kt_inc(e->bytes, (double)t->bytes);
@@ -323,17 +331,19 @@ static void km_partitions(struct kt_kmetrics *m, const struct kt_exchange *x,
 }
 
 static void km_annot(struct kt_kmetrics *m, const struct kt_exchange *x,
-		     const struct kt_annot *an, const char *api, const char *ver, const char *cid)
+		     const struct kt_annot *an, const char *api, const char *cid)
 {
-	char ebuf[24];
+	char ebuf[24], ver[8];
 
 	if (an->invalid)
 		kt_inc(kt_series(m->invalid, (const char *const[]){ an->invalid }), 1);
 	if (an->has_error && an->error)
 		kt_inc(kt_series(m->errors, (const char *const[]){
 			api, error_name(an->error, ebuf, sizeof(ebuf)) }), 1);
-	if (an->deprecated)
+	if (an->deprecated) {
+		snprintf(ver, sizeof(ver), "%d", x->api_version);
 		kt_inc(kt_series(m->deprecated, (const char *const[]){ api, ver, cid }), 1);
+	}
 	if (an->admin)
 		kt_inc(kt_series(m->admin_ops, (const char *const[]){ api, cid }), 1);
 	if (an->sw_name)
@@ -378,7 +388,6 @@ void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x, const st
 	const char *api = kt_api_name(x->api_key);
 	const char *cid = x->client_id_len < 0 ? "" : x->client_id;
 	struct series_cache *e = series_for(m, x, api, cid);
-	char ver[8];
 
 	kt_inc(e->requests, 1);
 	kt_inc(e->req_bytes, (double)x->req_size + 4);
@@ -408,10 +417,8 @@ void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x, const st
 		kt_inc(e->unanswered, 1);
 		break;
 	}
-	if (an) {
-		snprintf(ver, sizeof(ver), "%d", x->api_version);
-		km_annot(m, x, an, api, ver, cid);
-	}
+	if (an)
+		km_annot(m, x, an, api, cid);
 }
 
 struct sync_ctx {
@@ -421,8 +428,18 @@ struct sync_ctx {
 /*
  * The group families are rebuilt from the tracker at each sync, so a series
  * starts at 0: kt_inc sums the groups past the label budget into "other"
- * (members, rebalances, lag records), lag seconds take their maximum, and
- * "other" has no generation (a max over unrelated groups means nothing).
+ * (members, lag records), lag seconds take their maximum, and "other" has
+ * no generation (a max over unrelated groups means nothing).
+ *
+ * Nor has it rebalances: a counter must never go down, and a sum over the
+ * groups in "other" does whenever one of them leaves it (the tracker
+ * forgets it, or a sweep gives it its own value), which Prometheus reads
+ * as a reset (increase() would count the whole sum again). Keeping "other"
+ * monotonic would take each folded group's last count, state per group
+ * past the budget that the budget is there to avoid; a plain max would
+ * hide the rebalances after a drop. So only the groups the budget admits
+ * have the counter, each the tracker's own (monotonic while it tracks the
+ * group; forgotten, its series goes).
  */
 static void on_group(void *ctx, const char *group, int members, int32_t generation,
 		     uint64_t rebalances)
@@ -431,9 +448,10 @@ static void on_group(void *ctx, const char *group, int members, int32_t generati
 	const char *const v[] = { group };
 
 	kt_inc(kt_series(m->group_members, v), members);
-	kt_inc(kt_series(m->group_rebalances, v), rebalances);
-	if (kt_reg_label_admits(m->reg, "group", group))
+	if (kt_reg_label_admits(m->reg, "group", group)) {
 		kt_set(kt_series(m->group_generation, v), generation);
+		kt_inc(kt_series(m->group_rebalances, v), rebalances);
+	}
 }
 
 static void on_lag(void *ctx, const char *group, const char *topic, int64_t records,
@@ -461,6 +479,7 @@ void kt_km_sync_groups(struct kt_kmetrics *m, struct kt_groups *g, uint64_t now_
 {
 	const struct kt_groups_stats *st;
 	struct sync_ctx c = { m };
+	size_t i;
 
 	if (!g)
 		return;
@@ -480,16 +499,17 @@ void kt_km_sync_groups(struct kt_kmetrics *m, struct kt_groups *g, uint64_t now_
 	kt_groups_foreach_at(g, now_ns, on_group, &c);
 	kt_groups_foreach_lag(g, now_ns, on_lag, &c);
 	st = kt_groups_stats(g);
-	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "groups" }),
-	       st->group_evictions);
-	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "group_members" }),
-	       st->member_evictions);
-	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "partitions" }),
-	       st->partition_evictions);
-	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "topic_ids" }),
-	       st->topic_id_evictions);
-	kt_set(kt_series(m->tracker_evictions, (const char *const[]){ "committed_offsets" }),
-	       st->offset_evictions);
+	const struct { const char *table; uint64_t n; } ev[] = {
+		{ "groups", st->group_evictions },
+		{ "group_members", st->member_evictions },
+		{ "partitions", st->partition_evictions },
+		{ "topic_ids", st->topic_id_evictions },
+		{ "committed_offsets", st->offset_evictions },
+	};
+
+	for (i = 0; i < ARRAY_SIZE(ev); i++)
+		kt_set(kt_series(m->tracker_evictions, (const char *const[]){ ev[i].table }),
+		       ev[i].n);
 }
 
 void kt_km_conn(struct kt_kmetrics *m, const struct kt_conn *c, bool opened)

@@ -71,7 +71,8 @@ struct kt_registry *kt_reg_new(uint32_t default_label_cap, uint32_t max_series_p
 	return r;
 }
 
-static void free_label(struct label *l)
+/* Free the values of l not used since the mark ("other" stays), or all. */
+static void drop_values(struct label *l, bool all)
 {
 	size_t i;
 
@@ -79,10 +80,25 @@ static void free_label(struct label *l)
 		struct hnode *n = l->values.buckets[i], *next;
 
 		for (; n; n = next) {
+			struct lvalue *lv = container_of(n, struct lvalue, hn);
+			bool is_other = lv->s == l->other;
+
 			next = n->next;
-			free(container_of(n, struct lvalue, hn));
+			if (!all && (lv->epoch == l->epoch || is_other))
+				continue;
+			ht_remove(&l->values, n);
+			free(lv);
+			if (!is_other)
+				l->count--;
 		}
 	}
+	if (all)
+		l->other = NULL;
+}
+
+static void free_label(struct label *l)
+{
+	drop_values(l, true);
 	ht_free(&l->values);
 	free(l->name);
 	free(l);
@@ -118,13 +134,22 @@ void kt_reg_free(struct kt_registry *r)
 	free(r);
 }
 
-static struct label *label_get(struct kt_registry *r, const char *name)
+static struct label *label_find(struct kt_registry *r, const char *name)
 {
 	struct label *l;
 
-	for (l = r->labels; l; l = l->next)
-		if (!strcmp(l->name, name))
-			return l;
+	for (l = r->labels; l && strcmp(l->name, name); l = l->next)
+		;
+	return l;
+}
+
+/* The label, created if new. */
+static struct label *label_get(struct kt_registry *r, const char *name)
+{
+	struct label *l = label_find(r, name);
+
+	if (l)
+		return l;
 	l = calloc(1, sizeof(*l));
 	if (!l || ht_init(&l->values, 64)) {
 		free(l);
@@ -145,17 +170,6 @@ void kt_reg_label_cap(struct kt_registry *r, const char *label, uint32_t cap)
 		l->cap = cap;
 }
 
-static size_t escape(char *out, const char *in, size_t n);
-
-static struct label *label_find(struct kt_registry *r, const char *name)
-{
-	struct label *l;
-
-	for (l = r->labels; l && strcmp(l->name, name); l = l->next)
-		;
-	return l;
-}
-
 void kt_reg_label_mark(struct kt_registry *r, const char *label)
 {
 	struct label *l = label_find(r, label);
@@ -167,49 +181,9 @@ void kt_reg_label_mark(struct kt_registry *r, const char *label)
 void kt_reg_label_sweep(struct kt_registry *r, const char *label)
 {
 	struct label *l = label_find(r, label);
-	size_t i;
 
-	if (!l)
-		return;
-	for (i = 0; i < l->values.nbuckets; i++) {
-		struct hnode *n = l->values.buckets[i], *next;
-
-		for (; n; n = next) {
-			struct lvalue *lv = container_of(n, struct lvalue, hn);
-
-			next = n->next;
-			if (lv->epoch == l->epoch || lv->s == l->other)
-				continue;
-			ht_remove(&l->values, n);
-			free(lv);
-			l->count--;
-		}
-	}
-}
-
-bool kt_reg_label_admits(struct kt_registry *r, const char *label, const char *value)
-{
-	struct label *l = label_find(r, label);
-	char stackbuf[512];
-	struct hnode *hn;
-	size_t n = strlen(value);
-	uint64_t h;
-
-	if (!l)
-		return true;
-	if (n * 3 + 1 > sizeof(stackbuf))
-		return l->count < l->cap;	/* that long: as if new */
-	n = escape(stackbuf, value, n);
-	h = hash_bytes(stackbuf, n, 7);
-	for (hn = ht_first(&l->values, h); hn; hn = ht_next(hn, h)) {
-		struct lvalue *lv = container_of(hn, struct lvalue, hn);
-
-		if (!strcmp(lv->s, stackbuf)) {
-			lv->epoch = l->epoch;	/* in use: a sweep keeps it */
-			return true;
-		}
-	}
-	return l->count < l->cap;
+	if (l)
+		drop_values(l, false);
 }
 
 /* Escape for the exposition; bytes that are not UTF-8 become U+FFFD. */
@@ -257,50 +231,87 @@ static size_t escape(char *out, const char *in, size_t n)
 	return o;
 }
 
+/* A value escaped as stored, and its hash: the key of a label value. */
+struct lkey {
+	char *s;		/* buf, malloc'd (long values), or NULL: out of memory */
+	size_t n;
+	uint64_t h;
+	char buf[512];
+};
+
+static void lkey_free(struct lkey *k)
+{
+	if (k->s != k->buf)
+		free(k->s);
+}
+
+/*
+ * The stored value v of label l, or NULL; found, it counts as used for
+ * the sweep. The one lookup of intern and kt_reg_label_admits, for values
+ * of any length. k gets the key (to insert it); lkey_free(k) after.
+ */
+static struct lvalue *lv_find(struct label *l, const char *v, struct lkey *k)
+{
+	size_t n = strlen(v);
+	struct hnode *hn;
+
+	k->s = n * 3 + 1 <= sizeof(k->buf) ? k->buf : malloc(n * 3 + 1);
+	if (!k->s)
+		return NULL;
+	k->n = escape(k->s, v, n);
+	k->h = hash_bytes(k->s, k->n, 7);
+	for (hn = ht_first(&l->values, k->h); hn; hn = ht_next(hn, k->h)) {
+		struct lvalue *lv = container_of(hn, struct lvalue, hn);
+
+		if (!strcmp(lv->s, k->s)) {
+			lv->epoch = l->epoch;
+			return lv;
+		}
+	}
+	return NULL;
+}
+
+bool kt_reg_label_admits(struct kt_registry *r, const char *label, const char *value)
+{
+	struct label *l = label_find(r, label);
+	struct lkey k;
+	bool found;
+
+	if (!l)
+		return true;
+	found = lv_find(l, value, &k) != NULL;
+	lkey_free(&k);
+	return found || l->count < l->cap;
+}
+
 /* The interned, escaped value; "other" once the label's budget is spent. */
 static const char *intern(struct label *l, const char *v)
 {
-	size_t n = strlen(v);
-	char stackbuf[512], *esc = n * 3 + 1 <= sizeof(stackbuf) ? stackbuf : malloc(n * 3 + 1);
-	uint64_t h;
-	struct hnode *hn;
-	struct lvalue *lv;
-	size_t en;
+	struct lkey k;
+	struct lvalue *lv = lv_find(l, v, &k);
 
-	if (!esc)
-		return l->other ? l->other : KT_LABEL_OTHER;
-	en = escape(esc, v, n);
-	h = hash_bytes(esc, en, 7);
-	for (hn = ht_first(&l->values, h); hn; hn = ht_next(hn, h)) {
-		lv = container_of(hn, struct lvalue, hn);
-		if (!strcmp(lv->s, esc)) {
-			if (esc != stackbuf)
-				free(esc);
-			lv->epoch = l->epoch;
-			return lv->s;
-		}
+	if (lv) {
+		lkey_free(&k);
+		return lv->s;
 	}
-	if (l->count >= l->cap && strcmp(esc, KT_LABEL_OTHER)) {
-		if (esc != stackbuf)
-			free(esc);
+	if (!k.s)
+		return l->other ? l->other : KT_LABEL_OTHER;
+	if (l->count >= l->cap && strcmp(k.s, KT_LABEL_OTHER)) {
+		lkey_free(&k);
 		l->overflow++;
-		if (!l->other) {
-			l->other = intern(l, KT_LABEL_OTHER);
-			l->overflow--;	/* the line above counted once more */
-		}
+		if (!l->other)
+			l->other = intern(l, KT_LABEL_OTHER);	/* never counted */
 		return l->other;
 	}
-	lv = malloc(sizeof(*lv) + en + 1);
+	lv = malloc(sizeof(*lv) + k.n + 1);
 	if (!lv) {
-		if (esc != stackbuf)
-			free(esc);
+		lkey_free(&k);
 		return KT_LABEL_OTHER;
 	}
-	memcpy(lv->s, esc, en + 1);
+	memcpy(lv->s, k.s, k.n + 1);
 	lv->epoch = l->epoch;
-	if (esc != stackbuf)
-		free(esc);
-	ht_insert(&l->values, &lv->hn, h);
+	ht_insert(&l->values, &lv->hn, k.h);
+	lkey_free(&k);
 	/* "other" is always admitted and does not spend the budget. */
 	if (strcmp(lv->s, KT_LABEL_OTHER))
 		l->count++;
@@ -621,9 +632,11 @@ char *kt_reg_render(struct kt_registry *r, bool openmetrics, size_t *len)
 		render_family(o, f, openmetrics);
 	/* The budget's own counter, one series per label with a budget. */
 	put_help(o, openmetrics ? "kafkatap_label_overflow" : "kafkatap_label_overflow_total",
-		 "Updates whose label value (or, label=\"series\", whose new series) was "
-		 "past its budget and went to \"other\" instead; counts updates, not "
-		 "distinct values", "counter");
+		 "Label lookups that found the label's budget spent and went to \"other\" "
+		 "(label=\"series\": lookups of a new series past a family's cap); not "
+		 "distinct values nor updates: a cached series (requests, bytes, durations, "
+		 "records) is looked up once per cache miss, each consumer group series once "
+		 "per scrape, the others at every update", "counter");
 	for (l = r->labels; l; l = l->next)
 		fprintf(o, "kafkatap_label_overflow_total{label=\"%s\"} %llu\n", l->name,
 			(unsigned long long)l->overflow);

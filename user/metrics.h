@@ -40,14 +40,20 @@ void kt_reg_label_cap(struct kt_registry *r, const char *label, uint32_t cap);
 /*
  * Release the values of a label that no series uses any more, so that its
  * budget follows what exists. Only for labels whose every family is
- * rebuilt from state: mark, clear those families, rebuild them, sweep
- * (values not used since the mark are freed).
+ * rebuilt from state. The order: mark; clear those families; call
+ * kt_reg_label_admits for each value that still exists (the cleared
+ * families no longer use it: this is what keeps it); sweep (the values not
+ * used since the mark are freed, "other" stays); rebuild the families
+ * (new values get the room freed, never a kept value's). Interning a value
+ * (kt_series) after the mark also keeps it.
  */
 void kt_reg_label_mark(struct kt_registry *r, const char *label);
 void kt_reg_label_sweep(struct kt_registry *r, const char *label);
 /*
  * Would this value get its own series (already admitted, or room left)?
- * An admitted value counts as used for kt_reg_label_sweep.
+ * Never interns or counts an overflow. A value it finds admitted counts as
+ * used for kt_reg_label_sweep: calling it between mark and sweep is the way
+ * to keep a value. Values of any length.
  */
 bool kt_reg_label_admits(struct kt_registry *r, const char *label, const char *value);
 
