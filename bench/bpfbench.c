@@ -126,7 +126,6 @@ static void summarize(struct series *s)
 	s->p99 = s->v[s->n * 99 / 100];
 }
 
-/* One frame through kafkatap's program, once; every 8th also through the no-op. */
 static void stats_set(bool on)
 {
 	if (on && stats_fd < 0) {
@@ -141,6 +140,7 @@ static void stats_set(bool on)
 	}
 }
 
+/* One frame through kafkatap's program, once; every 8th also through the no-op. */
 static void run(enum cls c, const struct tuple *t, uint32_t seq, uint8_t flags,
 		const void *p, size_t n)
 {

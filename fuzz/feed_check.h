@@ -20,10 +20,7 @@
 #include <string.h>
 #include "feed.h"
 #include "bpf_stubs.h"
-
-#define FCHECK(c) do { if (!(c)) { \
-	fprintf(stderr, "feed oracle: check failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); \
-	abort(); } } while (0)
+#include "check.h"
 
 struct fc_run {
 	uint8_t *p;
@@ -43,14 +40,14 @@ static int fc_record(const void *data, size_t len)
 	uint8_t x = 0;
 	size_t i;
 
-	FCHECK(len <= KT_FEED_MAX_PKT);	/* what one test run takes */
+	CHECK(len <= KT_FEED_MAX_PKT);	/* what one test run takes */
 	for (i = 0; i < len; i++)	/* all of it readable */
 		x ^= d[i];
 	fc_runs.sink ^= x;
 	if (fc_runs.n == fc_runs.cap) {
 		fc_runs.cap = fc_runs.cap ? 2 * fc_runs.cap : 64;
 		fc_runs.v = realloc(fc_runs.v, fc_runs.cap * sizeof(*fc_runs.v));
-		FCHECK(fc_runs.v);
+		CHECK(fc_runs.v);
 	}
 	fc_runs.v[fc_runs.n].p = malloc(len ? len : 1);
 	memcpy(fc_runs.v[fc_runs.n].p, d, len);
@@ -85,12 +82,12 @@ static void fc_check(const uint8_t *f, size_t len, int ret)
 	bool v6, sane;
 
 	if (len < 14) {
-		FCHECK(ret == -EINVAL && fc_runs.n == 0);
+		CHECK(ret == -EINVAL && fc_runs.n == 0);
 		return;
 	}
 	if (len <= KT_FEED_MAX_PKT) {
-		FCHECK(ret == 0 && fc_runs.n == 1 && fc_runs.v[0].len == len &&
-		       !memcmp(fc_runs.v[0].p, f, len));
+		CHECK(ret == 0 && fc_runs.n == 1 && fc_runs.v[0].len == len &&
+		      !memcmp(fc_runs.v[0].p, f, len));
 		return;
 	}
 	etype = fc_be16(f + 12);
@@ -120,46 +117,46 @@ static void fc_check(const uint8_t *f, size_t len, int ret)
 	tcp_len = (f[l4 + 12] >> 4) * 4;
 	hlen = l4 + tcp_len;
 	if (hlen >= KT_FEED_MAX_PKT || hlen > ip_end) {
-		FCHECK(ret == -EINVAL && fc_runs.n == 0);
+		CHECK(ret == -EINVAL && fc_runs.n == 0);
 		return;
 	}
 	sane = sane && tcp_len >= 20;
 	total = ip_end - hlen;
 	max_piece = KT_FEED_MAX_PKT - hlen;
 	want = (total + max_piece - 1) / max_piece;
-	FCHECK(ret == 0);
-	FCHECK(fc_runs.n == want);
+	CHECK(ret == 0);
+	CHECK(fc_runs.n == want);
 	for (i = 0; i < want; i++) {
 		const uint8_t *p = fc_runs.v[i].p;
 		size_t off = i * max_piece, n = total - off < max_piece ? total - off : max_piece;
 		uint8_t flags = f[l4 + 13];
 		size_t k;
 
-		FCHECK(fc_runs.v[i].len == hlen + n);
+		CHECK(fc_runs.v[i].len == hlen + n);
 		if (!sane)
 			continue;	/* headers the program rejects anyway */
-		FCHECK(!memcmp(p + hlen, f + hlen + off, n));
-		FCHECK(fc_be32(p + l4 + 4) == (uint32_t)(fc_be32(f + l4 + 4) + off));
+		CHECK(!memcmp(p + hlen, f + hlen + off, n));
+		CHECK(fc_be32(p + l4 + 4) == (uint32_t)(fc_be32(f + l4 + 4) + off));
 		if (i)
 			flags &= ~0x02;
 		if (i + 1 < want)
 			flags &= ~(0x01 | 0x08);
-		FCHECK(p[l4 + 13] == flags);
+		CHECK(p[l4 + 13] == flags);
 		if (v6)
-			FCHECK(fc_be16(p + 18) == hlen - 54 + n);
+			CHECK(fc_be16(p + 18) == hlen - 54 + n);
 		else
-			FCHECK(fc_be16(p + 16) == hlen - 14 + n);
+			CHECK(fc_be16(p + 16) == hlen - 14 + n);
 		for (k = 0; k < hlen; k++) {
 			bool lenf = v6 ? (k == 18 || k == 19) : (k == 16 || k == 17);
 
 			if (lenf || (k >= l4 + 4 && k < l4 + 8) || k == l4 + 13)
 				continue;
-			FCHECK(p[k] == f[k]);
+			CHECK(p[k] == f[k]);
 		}
 	}
 	return;
 none:
-	FCHECK(ret == 0 && fc_runs.n == 0);
+	CHECK(ret == 0 && fc_runs.n == 0);
 }
 
 #endif

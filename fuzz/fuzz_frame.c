@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	if (!feeder.rb)
-		FCHECK(kt_feeder_init(&feeder, NULL, NULL, NULL) == 0);
+		CHECK(kt_feeder_init(&feeder, NULL, NULL, NULL) == 0);
 	pad = (size_t)data[0] << 8 | data[1];
 	len = size - 2 + pad;
 	frame = malloc(len ? len : 1);

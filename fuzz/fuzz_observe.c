@@ -22,15 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agent.h"
+#include "check.h"
 #include "groups.h"
 #include "kmetrics.h"
 #include "observe.h"
 #include "observe_int.h"
 #include "trace_out.h"
-
-#define CHECK(c) do { if (!(c)) { \
-	fprintf(stderr, "fuzz_observe: check failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); \
-	abort(); } } while (0)
 
 static volatile size_t sink;
 

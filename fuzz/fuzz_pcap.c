@@ -33,26 +33,26 @@ static void check_eth(int lt, const uint8_t *pkt, size_t caplen, const uint8_t *
 		      size_t outlen, size_t olen, int ret)
 {
 	if (ret) {
-		FCHECK(ret == -EINVAL || ret == -E2BIG || ret == -ENOENT ||
-		       ret == -EPROTONOSUPPORT);
+		CHECK(ret == -EINVAL || ret == -E2BIG || ret == -ENOENT ||
+		      ret == -EPROTONOSUPPORT);
 		return;
 	}
-	FCHECK(olen >= 14 && olen <= outlen);
+	CHECK(olen >= 14 && olen <= outlen);
 	if (lt == 1) {
 		if (olen == caplen) {
-			FCHECK(!memcmp(out, pkt, caplen));
+			CHECK(!memcmp(out, pkt, caplen));
 		} else {	/* one 802.1Q tag dropped */
-			FCHECK(olen + 4 == caplen && pkt[12] == 0x81 && pkt[13] == 0);
-			FCHECK(!memcmp(out, pkt, 12) && !memcmp(out + 12, pkt + 16, olen - 12));
+			CHECK(olen + 4 == caplen && pkt[12] == 0x81 && pkt[13] == 0);
+			CHECK(!memcmp(out, pkt, 12) && !memcmp(out + 12, pkt + 16, olen - 12));
 		}
 		return;
 	}
 	/* The IP packet is the tail of the captured one, after a new header. */
-	FCHECK(olen - 14 <= caplen);
-	FCHECK(!memcmp(out + 14, pkt + caplen - (olen - 14), olen - 14));
-	FCHECK((out[12] == 0x08 && out[13] == 0x00) || (out[12] == 0x86 && out[13] == 0xdd));
+	CHECK(olen - 14 <= caplen);
+	CHECK(!memcmp(out + 14, pkt + caplen - (olen - 14), olen - 14));
+	CHECK((out[12] == 0x08 && out[13] == 0x00) || (out[12] == 0x86 && out[13] == 0xdd));
 	if (lt != 113 && lt != 276 && olen > 14)
-		FCHECK((out[14] >> 4) == (out[12] == 0x08 ? 4 : 6));
+		CHECK((out[14] >> 4) == (out[12] == 0x08 ? 4 : 6));
 }
 
 static void one_packet(const uint8_t *data, size_t size)
@@ -101,7 +101,7 @@ static void read_capture(const uint8_t *data, size_t size)
 	if (!size)
 		return;
 	if (!feeder.rb)
-		FCHECK(kt_feeder_init(&feeder, NULL, NULL, NULL) == 0);
+		CHECK(kt_feeder_init(&feeder, NULL, NULL, NULL) == 0);
 	if (!frame)
 		frame = malloc(FRAME_MAX);
 	copy = malloc(size);

@@ -402,7 +402,8 @@ int tm_rows(struct tm_model *m, enum tm_view view, bool per_api,
 		if (c->closed)	/* not those new in the current interval */
 			m->scratch[n++] = c;
 	}
-	qsort_r(m->scratch, n, sizeof(*m->scratch), cell_cmp, &o.g);
+	if (n > 1)	/* scratch is NULL until the first cell */
+		qsort_r(m->scratch, n, sizeof(*m->scratch), cell_cmp, &o.g);
 	for (i = 0; i < n; i++) {
 		struct tm_cell *c = m->scratch[i];
 		struct tm_row *r = &m->rows[nr];
@@ -421,7 +422,8 @@ int tm_rows(struct tm_model *m, enum tm_view view, bool per_api,
 	}
 	if (nr)
 		row_finish(&m->rows[nr - 1], &m->hist, m->last_s);
-	qsort_r(m->rows, nr, sizeof(*m->rows), row_cmp, &o);
+	if (nr > 1)
+		qsort_r(m->rows, nr, sizeof(*m->rows), row_cmp, &o);
 	*rows = m->rows;
 	return (int)nr;
 }

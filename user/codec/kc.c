@@ -545,8 +545,10 @@ int kc_read_records(struct kc_reader *r, int32_t len, struct kc_records *out)
 	ph = kc_walk(out->p, have, len, r->structure, out, NULL, &cut);
 	if (out->n) {
 		out->v = kc_arena_alloc(r->arena, out->n, sizeof(*out->v));
-		if (!out->v)
+		if (!out->v) {
+			out->n = 0;	/* no v[] to hold them */
 			return kc_fail(r, KC_ERR_ARENA);
+		}
 		kc_walk(out->p, have, len, r->structure, out, out->v, &cut);
 	}
 	if (!r->structure) {
