@@ -231,6 +231,9 @@ if wait_watching "$upid" "$OUT/b-pidns.err"; then
 	kill -INT "$(pgrep -P "$upid")"
 else
 	no "clsact: the instance in its own PID namespace did not start"
+	# It may still be attaching: do not wait for it forever. unshare
+	# ignores SIGTERM and SIGINT; --kill-child takes kafkatap along.
+	kill -KILL $upid 2>/dev/null
 fi
 wait $upid
 kill -KILL $p1

@@ -132,11 +132,14 @@ static int check_kernel(void)
 }
 
 /*
- * The capabilities a load needs that this process lacks, as "CAP_X, CAP_Y"
- * (empty: none). CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON
- * (kernels before 5.8 have only it). Root in a container may lack them.
+ * The capabilities this process lacks, as "CAP_X, CAP_Y" (empty: none).
+ * Loading needs CAP_BPF (maps, BTF, the program), CAP_PERFMON (the verifier
+ * allows pointer arithmetic on packets only with it) and, the program being
+ * a TC classifier, CAP_NET_ADMIN; CAP_SYS_ADMIN stands in for all three
+ * (kernels before 5.8 have only it). Attaching needs CAP_NET_ADMIN itself
+ * (clsact goes through rtnetlink). Root in a container may lack them.
  */
-static const char *missing_caps(void)
+static const char *missing_caps(bool attach)
 {
 	static char buf[64];
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -153,7 +156,7 @@ static const char *missing_caps(void)
 		strcat(buf, ", CAP_BPF");
 	if (!admin && !(eff >> 38 & 1))		/* CAP_PERFMON */
 		strcat(buf, ", CAP_PERFMON");
-	if (!(eff >> CAP_NET_ADMIN & 1))
+	if ((attach || !admin) && !(eff >> CAP_NET_ADMIN & 1))
 		strcat(buf, ", CAP_NET_ADMIN");
 	return buf[0] ? buf + 2 : buf;
 }
@@ -222,17 +225,21 @@ static int configure_maps(struct kt_bpf *b, const struct kt_load_opts *o)
 int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 {
 	struct kafkatap_bpf *s;
+	const char *missing;
 	int i, err;
 
 	memset(b, 0, sizeof(*b));
 	verbose = o->verbose;
 	libbpf_set_print(print_fn);
-	if (*missing_caps()) {
+	/* No interfaces (replay, tests): loaded for BPF_PROG_TEST_RUN only. */
+	missing = missing_caps(o->n_ifaces > 0);
+	if (*missing) {
 		fprintf(stderr, "kafkatap: this process lacks %s (it needs CAP_BPF, CAP_PERFMON "
-			"and CAP_NET_ADMIN, or CAP_SYS_ADMIN and CAP_NET_ADMIN): run it as root, "
+			"and CAP_NET_ADMIN, or CAP_SYS_ADMIN%s): run it as root, "
 			"or grant them: sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep "
 			"./kafkatap; in a container, add them to its securityContext "
-			"(see deploy/daemonset.yaml)\n", missing_caps());
+			"(see deploy/daemonset.yaml)\n", missing,
+			o->n_ifaces > 0 ? " and CAP_NET_ADMIN" : "");
 		return -EPERM;
 	}
 	err = check_kernel();

@@ -50,7 +50,7 @@ struct kt_bpf {
 	int n_hooks;
 };
 
-/* Defaults: port 9092, 16 MiB ring buffer, header-only capture. */
+/* Defaults: port 9092, 8 MiB ring buffer, header-only capture. */
 void kt_load_opts_init(struct kt_load_opts *o);
 
 /* Open, configure and load; then attach to o->ifaces. Prints errors. */

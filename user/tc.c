@@ -215,15 +215,23 @@ static int prog_held(uint32_t id)
 	return 0;
 }
 
-/* Claim our own program, once per process; the socket lives as long as we do. */
+/*
+ * Claim our own program; the socket lives as long as we do, or until a
+ * kt_bpf_start() in the same process (tests) loads another program: that
+ * one is claimed instead (one program at a time per process).
+ */
 static void claim_own(int prog_fd)
 {
 	static int claimed = -1;
+	static uint32_t claimed_id;	/* program ids start at 1 */
 	struct bpf_prog_info info = {};
 	uint32_t len = sizeof(info);
 
-	if (claimed >= 0 || bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) || info.id == claimed_id)
 		return;
+	if (claimed >= 0)
+		close(claimed);
+	claimed_id = info.id;
 	claimed = claim_bind(info.id);
 	if (claimed < 0)
 		fprintf(stderr, "kafkatap: cannot claim program %u (%s): a kafkatap started "
