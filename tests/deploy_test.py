@@ -29,6 +29,7 @@ python3-yaml, python3-confluent-kafka (/usr/bin/python3), util-linux
 (setpriv, prlimit), binutils, and a built tree (make; .output/tools/mockcluster).
 Logs: tests/out/deploy.*
 """
+import calendar
 import json
 import os
 import re
@@ -61,6 +62,8 @@ DOCKERFILE = os.path.join(DEPLOY, "Dockerfile")
 # The workload's truth.
 TOPIC, TOPIC2, ADMIN_TOPIC = "dep-orders", "dep-audit", "dep-admin"
 N_ORDERS, N_AUDIT = 300, 30
+ROUNDS = 3              # produce rounds, each in Prometheus before the next
+PROM_TIMEOUT = 60       # s: how long Prometheus may take to show a round
 GROUP = "dep-group"
 LAG_PER_PARTITION, PARTITIONS = 10, 3
 PRODUCER, CONSUMER, ADMIN, LEGACY = "deploy-producer", "deploy-consumer", "deploy-admin", "deploy-legacy"
@@ -110,8 +113,8 @@ def prerequisites():
         for m in missing:
             log("deploy_test: missing: " + m)
         log("deploy_test: install with: apt-get install prometheus python3-yaml "
-            "python3-confluent-kafka util-linux binutils (tools/install-deps.sh has all "
-            "but python3-yaml), then make")
+            "python3-confluent-kafka util-linux binutils (tools/install-deps.sh installs "
+            "them: make test runs it), then make")
         sys.exit(1)
     if os.geteuid() != 0:
         log("deploy_test: needs root (loads a BPF program)")
@@ -134,14 +137,17 @@ def test_rules():
           "label budget, partition errors, latency, down)", r.stdout + r.stderr)
     # The unit tests must bite: break an alert, they must fail.
     rules = open(RULES).read()
-    mutants = {
-        "KafkatapLostEvents never fires": ("rate(kafkatap_lost_events_total[5m]) > 0",
-                                           "rate(kafkatap_lost_events_total[5m]) > 1000"),
-        "KafkaConsumerLagGrowing ignores growth": ("deriv(kafkatap_consumer_group_lag_records[15m])) > 0",
-                                                    "deriv(kafkatap_consumer_group_lag_records[15m])) < 0"),
-    }
-    for what, (old, new) in mutants.items():
-        if not check(old in rules, "rules contain %r" % old):
+    # promtool must fail on the broken alert's own tests, and on nothing
+    # else: a harness that cannot run the tests at all (a wrong path, a YAML
+    # error) names no alert and does not pass for a biting test.
+    mutants = (
+        ("KafkatapLostEvents", "never fires", "rate(kafkatap_lost_events_total[5m]) > 0",
+         "rate(kafkatap_lost_events_total[5m]) > 1000"),
+        ("KafkaConsumerLagGrowing", "ignores growth", "deriv(kafkatap_consumer_group_lag_records[15m])) > 0",
+         "deriv(kafkatap_consumer_group_lag_records[15m])) < 0"),
+    )
+    for alert, what, old, new in mutants:
+        if not check(rules.count(old) == 1, "rules contain %r once" % old):
             continue
         d = tempfile.mkdtemp(prefix="kafkatap-rules-")
         try:
@@ -149,7 +155,13 @@ def test_rules():
             open(os.path.join(d, "kafkatap-rules.yaml"), "w").write(rules.replace(old, new))
             shutil.copy(RULES_TEST, os.path.join(d, "tests"))
             r = run(["promtool", "test", "rules", os.path.join(d, "tests", os.path.basename(RULES_TEST))])
-            check(r.returncode != 0, "promtool test rules fails on a broken rule (%s)" % what)
+            out = r.stdout + r.stderr
+            failed = set(re.findall(r"alertname: (\w+),", out))
+            failed_exprs = re.findall(r'^\s*expr: "(.*)", time:', out, re.M)
+            check(r.returncode != 0 and "FAILED" in out and failed == {alert} and not failed_exprs,
+                  "promtool test rules fails on a broken rule, in that alert's tests only "
+                  "(%s %s; failed: %s)" % (alert, what, ", ".join(sorted(failed) + failed_exprs) or
+                                           "none named"), out[-2000:])
         finally:
             shutil.rmtree(d)
 
@@ -525,9 +537,10 @@ def create_topics_v2(port, client_id, topic):
         s.close()
 
 
-def workload(mock):
+def workload(mock, after_round):
     """Produce, consume with a known lag, admin, partition errors, a deprecated
-    request. Returns (consumer kept alive, truth)."""
+    request; after_round(r) returns once produce round r is in Prometheus.
+    Returns (consumer kept alive, truth)."""
     from confluent_kafka import Consumer, Producer, TopicPartition
     bs = mock.bootstrap
     truth = {}
@@ -543,16 +556,18 @@ def workload(mock):
             p.produce(topic, key=b"k%d" % i, value=b"v%d" % i, on_delivery=lambda e, m: done.append(e))
         p.flush(20)
 
-    # In rounds a scrape apart: Prometheus' rate() sees no increase in the
-    # first sample of a series, so a counter must move between two scrapes.
-    rounds = 3
+    # In rounds, each scraped by Prometheus before the next starts: rate()
+    # sees no increase in the first sample of a series, so a counter must
+    # move between two scrapes. The two pushed errors fail the next two
+    # Produce requests, those of TOPIC2 (partition errors every round).
     truth["push_errors"] = []
-    for r in range(rounds):
-        produce(TOPIC, r * N_ORDERS // rounds, N_ORDERS // rounds)
+    for r in range(ROUNDS):
+        produce(TOPIC, r * N_ORDERS // ROUNDS, N_ORDERS // ROUNDS)
         truth["push_errors"].append(
             mock.command("push_errors 0 NOT_LEADER_FOR_PARTITION,NOT_LEADER_FOR_PARTITION"))
-        produce(TOPIC2, r * N_AUDIT // rounds, N_AUDIT // rounds)
-        time.sleep(1.2)
+        produce(TOPIC2, r * N_AUDIT // ROUNDS, N_AUDIT // ROUNDS)
+        after_round(r)
+    truth["last_produce"] = time.time()
     truth["produced"] = sum(1 for e in done if e is None)
     truth["metadata_v0"] = metadata_v0(mock.ports[0], LEGACY)
 
@@ -595,6 +610,40 @@ def query(base, expr):
     if d["resultType"] == "scalar":
         return True, "", [({}, float(d["result"][1]))]
     return True, "", []
+
+
+def scalar(base, expr):
+    """The value of a query that returns one series, else None."""
+    ok, _, rows = query(base, expr)
+    return rows[0][1] if ok and len(rows) == 1 else None
+
+
+def newer_samples(base, series, since):
+    """Timestamps of the samples of `series` that Prometheus holds, after `since`."""
+    r = prom_api(base, "/api/v1/query", {"query": "%s[5m]" % series})
+    res = r.get("data", {}).get("result", []) if r.get("status") == "success" else []
+    return sorted(float(t) for x in res for t, _ in x.get("values", []) if float(t) > since)
+
+
+def rfc3339(text):
+    """Unix seconds of an RFC 3339 time as Prometheus' API writes it (ns, any offset)."""
+    m = re.match(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|([+-])(\d\d):(\d\d))$", text or "")
+    if not m:
+        return 0.0
+    t = calendar.timegm(tuple(int(x) for x in m.group(1, 2, 3, 4, 5, 6)) + (0, 0, 0)) + float(m.group(7) or 0)
+    if m.group(9):
+        t -= (1 if m.group(9) == "+" else -1) * (int(m.group(10)) * 3600 + int(m.group(11)) * 60)
+    return t
+
+
+def poll(pred, timeout=PROM_TIMEOUT):
+    """Call pred() until it is true: True, or False after timeout seconds."""
+    end = time.time() + timeout
+    while not pred():
+        if time.time() >= end:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def exposition(text):
@@ -705,13 +754,47 @@ def test_live(ds):
                    "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"],
                   stdout=subprocess.DEVNULL, stderr=open(os.path.join(L.OUT, "deploy.prometheus.err"), "w"))
         pbase = "http://127.0.0.1:%d" % pport
-        L.wait_for(lambda: subprocess.run(["curl", "-sf", pbase + "/-/ready"],
-                                          capture_output=True).returncode == 0, "prometheus", 30)
+
+        def prom_ready():
+            try:
+                return P.get(pbase + "/-/ready", timeout=5) is not None
+            except Exception:  # noqa: BLE001 - refused, or 503 while starting
+                return False
+        L.wait_for(prom_ready, "prometheus", 30)
 
         # Service discovery hands Prometheus its targets after up to 5 s:
         # wait for the first scrape before the traffic starts.
-        L.wait_for(lambda: query(pbase, 'up{job="kafkatap"} == 1')[2], "Prometheus to scrape kafkatap", 20)
-        consumer, truth = workload(mock)
+        L.wait_for(lambda: query(pbase, 'up{job="kafkatap"} == 1')[2], "Prometheus to scrape kafkatap", PROM_TIMEOUT)
+
+        # Each produce round waits for Prometheus to have scraped all of it:
+        # every record of the rounds so far, and more partition errors of
+        # TOPIC2 than after the round before (they precede its records).
+        produced_q = 'sum(kafkatap_produced_records_total{topic="%s"})'
+        errors_q = 'sum(kafkatap_partition_errors_total{topic="%s"})' % TOPIC2
+        rounds_seen = []        # (TOPIC records, TOPIC2 records, TOPIC2 partition errors)
+
+        def after_round(r):
+            if len(rounds_seen) < r:
+                return          # an earlier round never showed: failed already
+            want = ((r + 1) * N_ORDERS // ROUNDS, (r + 1) * N_AUDIT // ROUNDS)
+            before = rounds_seen[-1][2] if rounds_seen else 0
+            got, t = [], time.time()
+
+            def seen():
+                got[:] = [scalar(pbase, produced_q % TOPIC), scalar(pbase, produced_q % TOPIC2),
+                          scalar(pbase, errors_q)]
+                return tuple(got[:2]) == want and got[2] is not None and got[2] > before
+            if poll(seen):
+                rounds_seen.append(tuple(got))
+                log("     produce round %d scraped by Prometheus after %.1fs: %s %d, %s %d records, "
+                    "%s partition errors %d" % (r, time.time() - t, TOPIC, got[0], TOPIC2, got[1],
+                                                TOPIC2, got[2]))
+            else:
+                check(False, "Prometheus shows produce round %d within %ds: %s %s, %s %s records "
+                      "(want %d, %d), %s partition errors %s (want > %d)" % (
+                          r, PROM_TIMEOUT, TOPIC, got[0], TOPIC2, got[1], want[0], want[1],
+                          TOPIC2, got[2], before))
+        consumer, truth = workload(mock, after_round)
         log("     setup + workload %.1fs: %s" % (time.time() - t0, json.dumps(truth, sort_keys=True)))
         check(truth["produced"] == N_ORDERS + N_AUDIT and truth["consumed"] == N_ORDERS
               and set(truth["push_errors"]) == {"OK"} and truth["metadata_v0"],
@@ -726,10 +809,33 @@ def test_live(ds):
             ok2, _, rows2 = query(pbase, 'group_topic:kafkatap_consumer_group_lag_records:max{group="%s"}' % GROUP)
             return rows and rows[0][1] == truth["lag"] and rows2
         try:
-            L.wait_for(settled, "Prometheus to scrape the lag of %s (%d)" % (GROUP, truth["lag"]), 20)
+            L.wait_for(settled, "Prometheus to scrape the lag of %s (%d)" % (GROUP, truth["lag"]), PROM_TIMEOUT)
         except RuntimeError as e:
             check(False, str(e), "got %s" % (query(pbase, lag_q),))
-        time.sleep(2.5)     # two more scrapes: every series has two samples
+        # Two more scrapes: every series kafkatap has now has two samples
+        # (rate() needs them); then a rule evaluation of every group after them.
+        up_q = 'up{job="kafkatap"}'
+        ts0 = scalar(pbase, "timestamp(%s)" % up_q) or time.time()
+        newer = []
+
+        def two_newer():
+            newer[:] = newer_samples(pbase, up_q, ts0)
+            return len(newer) >= 2
+        if not poll(two_newer):
+            check(False, "Prometheus scrapes kafkatap twice more within %ds (%d samples after %.3f)" % (
+                PROM_TIMEOUT, len(newer), ts0))
+        seen_at = time.time()
+        evals = []
+
+        def evaluated():
+            groups = prom_api(pbase, "/api/v1/rules", {}).get("data", {}).get("groups", [])
+            evals[:] = [(g.get("name"), g.get("lastEvaluation")) for g in groups]
+            return bool(groups) and all(rfc3339(e) > seen_at for _, e in evals)
+        if not poll(evaluated):
+            check(False, "Prometheus evaluates every rule group after those scrapes within %ds" %
+                  PROM_TIMEOUT, str(evals))
+        log("     dashboard and rule queries start %.1fs after the last produce round "
+            "(rate() windows: 1m on the dashboard, 5m in the rules)" % (time.time() - truth["last_produce"]))
 
         scrape = P.get(mbase + "/metrics")
         with open(os.path.join(L.OUT, "deploy.metrics.txt"), "w") as f:
