@@ -215,23 +215,9 @@ def pipelined(port, nconns, per, cid, answered=True):
 class Tap:
     def __init__(self, tag, port, extra):
         self.tag = tag
-        self.mport = free_port()
-        self.url = "http://127.0.0.1:%d" % self.mport
-        self.err = os.path.join(L.OUT, "churn-%s.kafkatap.err" % tag)
-        self.cmd = [L.KAFKATAP, "serve", "-i", "lo", "-p", str(port), "--listen",
-                    "127.0.0.1:%d" % self.mport, "--stats"] + extra
-        self.p = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=open(self.err, "w"))
-        L.wait_for(self.healthy, "kafkatap serve (%s) to attach" % tag, 30)
-        log("  kafkatap %s: %s" % (tag, " ".join(self.cmd[2:])))
-
-    def healthy(self):
-        if self.p.poll() is not None:
-            raise Fail("kafkatap exited (%s): %s" % (self.p.returncode, open(self.err).read()))
-        try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                return r.read() == b"ok\n"
-        except Exception:  # noqa: BLE001 - 503 while attaching
-            return False
+        self.p, self.url, self.err = L.start_serve(None, [port], ["--stats"] + extra,
+                                                   tag="churn-%s.kafkatap" % tag, timeout=30)
+        log("  kafkatap %s: %s" % (tag, " ".join(self.p.args[2:])))
 
     def metrics(self):
         with urllib.request.urlopen(self.url + "/metrics", timeout=10) as r:

@@ -22,7 +22,6 @@ Logs: tests/out/deep.*
 """
 import json
 import os
-import select
 import signal
 import socket
 import struct
@@ -54,21 +53,12 @@ SESSION_MS = 3000
 
 OUT = L.OUT
 ENV = None
-failures = []
+CK = L.Checks()         # 'ok ...' or 'FAIL ...' (the run goes on, exit 1)
+check, failures = CK.check, CK.failed
 
 
 def log(*a):
     print(*a, flush=True)
-
-
-def check(cond, msg):
-    """One assertion: 'ok ...' or 'FAIL ...' (the run goes on, exit 1)."""
-    if cond:
-        log("ok   " + msg)
-    else:
-        log("FAIL " + msg)
-        failures.append(msg)
-    return cond
 
 
 # ---------------------------------------------------------------- metrics
@@ -156,64 +146,9 @@ def trace_records(lines, api, topic, client_id=None):
 
 # ---------------------------------------------------------------- processes
 
-class Mock:
-    """mockcluster with --commands: stdin stays open, answers on stdout."""
-
-    def __init__(self, env, tag, brokers, topics, commands=False):
-        cmd = [os.path.join(L.TOOLS, "mockcluster"), "--brokers", str(brokers)]
-        for t, p in topics:
-            cmd += ["--topic", "%s:%d" % (t, p)]
-        self.commands = commands
-        if commands:
-            cmd.append("--commands")
-        self.p = env.spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           stderr=open(os.path.join(OUT, "deep.%s.mock.err" % tag), "w"),
-                           bufsize=0)
-        line = self.readline(20)
-        if not line.startswith("BOOTSTRAP "):
-            raise RuntimeError("mockcluster %s: %r" % (tag, line))
-        self.bootstrap = line.split()[1]
-        self.ports = [int(hp.rsplit(":", 1)[1]) for hp in self.bootstrap.split(",")]
-
-    def readline(self, timeout):
-        buf = b""
-        end = time.time() + timeout
-        while not buf.endswith(b"\n"):
-            r, _, _ = select.select([self.p.stdout], [], [], max(0, end - time.time()))
-            if not r:
-                raise RuntimeError("mockcluster: no answer (%r so far)" % buf)
-            c = self.p.stdout.read(1)
-            if not c:
-                raise RuntimeError("mockcluster exited (%r so far)" % buf)
-            buf += c
-        return buf.decode().strip()
-
-    def command(self, line):
-        self.p.stdin.write((line + "\n").encode())
-        self.p.stdin.flush()
-        return self.readline(10)
-
-    def quit(self):
-        try:
-            if self.commands:
-                self.p.stdin.close()       # EOF ends a --commands session
-            else:
-                self.p.send_signal(signal.SIGINT)
-            self.p.wait(5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-
-
-free_port = L.free_port
-
-
 def start_kafkatap(env, ports):
     plist = ",".join(map(str, ports))
-    mport = free_port()
-    serve_err = os.path.join(OUT, "deep.serve.err")
-    serve = env.spawn([L.KAFKATAP, "serve", "-i", "lo", "-p", plist,
-                       "--listen", "127.0.0.1:%d" % mport, "--stats"],
-                      stdout=subprocess.DEVNULL, stderr=open(serve_err, "w"))
+    serve, base, _ = L.start_serve(env, ports, ["--stats"], tag="deep.serve")
     trace_path = os.path.join(OUT, "deep.trace.jsonl")
     trace_err = os.path.join(OUT, "deep.trace.err")
     trace = env.spawn([L.KAFKATAP, "trace", "-v", "--stats", "-i", "lo", "-p", plist],
@@ -222,17 +157,6 @@ def start_kafkatap(env, ports):
                "kafkatap trace to attach")
     if trace.poll() is not None:
         raise RuntimeError("kafkatap trace exited: " + open(trace_err).read())
-    base = "http://127.0.0.1:%d" % mport
-
-    def healthy():
-        if serve.poll() is not None:
-            raise RuntimeError("kafkatap serve exited: " + open(serve_err).read())
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
-                return r.read() == b"ok\n"
-        except Exception:  # noqa: BLE001 - 503 while attaching
-            return False
-    L.wait_for(healthy, "kafkatap serve /healthz")
     return serve, trace, Metrics(base + "/metrics"), Trace(trace_path)
 
 
@@ -816,8 +740,8 @@ def main():
         topics = [("deep-%s" % c, 3) for c in CODECS] + [
             ("deep-retry", 1), ("deep-txn", 3), (GROUP, GROUP_PARTS), ("deep-lag", 3)] + [
             ("deep-cli-%s" % c, 3) for c in ("kcat", "confluent", "kafka-python", "kafkajs")]
-        a = Mock(env, "a", 3, topics, commands=True)
-        b = Mock(env, "b", 1, [("deep-multi-a", 2), ("deep-multi-b", 2)])
+        a = L.Mock(env, "deep.a", 3, topics, commands=True)
+        b = L.Mock(env, "deep.b", 1, [("deep-multi-a", 2), ("deep-multi-b", 2)])
         serve, trace, m, tr = start_kafkatap(env, a.ports + b.ports)
         log("mock clusters %s and %s; kafkatap serve and trace attached" % (
             a.bootstrap, b.bootstrap))

@@ -32,23 +32,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from live_test import Env, KAFKATAP, OUT, wait_for  # noqa: E402
+from live_test import Checks, Env, KAFKATAP, OUT, wait_for  # noqa: E402
 
 SEED = 0x6b74
-failures = []
-
-
-def ok(msg):
-    print("ok   " + msg, flush=True)
-
-
-def check(cond, msg, detail=""):
-    if cond:
-        ok(msg)
-    else:
-        failures.append(msg)
-        print("FAIL " + msg + (("\n       " + detail.replace("\n", "\n       ")) if detail else ""),
-              flush=True)
+CK = Checks()
+check, failures, ok = CK.check, CK.failed, CK.ok
 
 
 # ---------------------------------------------------------------- Kafka bytes

@@ -16,11 +16,13 @@ nothing tshark did not see.
 import json
 import re
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KAFKATAP = os.environ.get("KAFKATAP", os.path.join(ROOT, "kafkatap"))
@@ -40,6 +42,26 @@ N_MSGS = 40
 
 def log(*a):
     print(*a, flush=True)
+
+
+class Checks:
+    """Assertions that do not stop the run: each prints 'ok   MSG' or
+    'FAIL MSG' (and the detail, indented); the failed ones are in .failed."""
+
+    def __init__(self):
+        self.failed = []
+
+    def ok(self, msg):
+        log("ok   " + msg)
+
+    def check(self, cond, msg, detail=""):
+        if cond:
+            self.ok(msg)
+        else:
+            self.failed.append(msg)
+            more = ("\n       " + detail.replace("\n", "\n       ")) if detail else ""
+            log("FAIL " + msg + more)
+        return cond
 
 
 class Env:
@@ -138,6 +160,110 @@ def start_mock(env, ns, tag, topics):
     bootstrap = open(ready).read().strip()
     ports = [int(hp.rsplit(":", 1)[1]) for hp in bootstrap.split(",")]
     return bootstrap, ports
+
+
+class Mock:
+    """librdkafka's mock cluster (tools/mockcluster), its BOOTSTRAP line read
+    from its stdout; its stderr in tests/out/<tag>.mock.err. commands:
+    --commands, stdin stays open and command() answers on stdout."""
+
+    def __init__(self, env, tag, brokers, topics, commands=False):
+        cmd = [os.path.join(TOOLS, "mockcluster"), "--brokers", str(brokers)]
+        for t, p in topics:
+            cmd += ["--topic", "%s:%d" % (t, p)]
+        self.commands = commands
+        if commands:
+            cmd.append("--commands")
+        self.p = env.spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=open(os.path.join(OUT, "%s.mock.err" % tag), "w"),
+                           bufsize=0)
+        line = self.readline(20)
+        if not line.startswith("BOOTSTRAP "):
+            raise RuntimeError("mockcluster %s: %r" % (tag, line))
+        self.bootstrap = line.split()[1]
+        self.ports = [int(hp.rsplit(":", 1)[1]) for hp in self.bootstrap.split(",")]
+
+    def readline(self, timeout):
+        buf = b""
+        end = time.time() + timeout
+        while not buf.endswith(b"\n"):
+            r, _, _ = select.select([self.p.stdout], [], [], max(0, end - time.time()))
+            if not r:
+                raise RuntimeError("mockcluster: no answer (%r so far)" % buf)
+            c = self.p.stdout.read(1)
+            if not c:
+                raise RuntimeError("mockcluster exited (%r so far)" % buf)
+            buf += c
+        return buf.decode().strip()
+
+    def command(self, line):
+        self.p.stdin.write((line + "\n").encode())
+        self.p.stdin.flush()
+        return self.readline(10)
+
+    def quit(self):
+        try:
+            if self.commands:
+                self.p.stdin.close()       # EOF ends a --commands session
+            else:
+                self.p.send_signal(signal.SIGINT)
+            self.p.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
+def start_serve(env, ports, extra=(), tag="serve", prefix=(), args=("serve",), timeout=20):
+    """prefix + kafkatap + args + '-i lo -p PORTS --listen 127.0.0.1:<free
+    port>' + extra, its stderr in tests/out/<tag>.err (env None: a process
+    of the caller's own). Returns (process, base URL, stderr path) once
+    /healthz says ok (attached); raises, with its stderr, if it exits first."""
+    mport = free_port()
+    err = os.path.join(OUT, tag + ".err")
+    cmd = (list(prefix) + [KAFKATAP] + list(args) + ["-i", "lo", "-p", ",".join(map(str, ports)),
+                                                     "--listen", "127.0.0.1:%d" % mport] + list(extra))
+    spawn = env.spawn if env is not None else subprocess.Popen
+    p = spawn(cmd, stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    base = "http://127.0.0.1:%d" % mport
+
+    def healthy():
+        if p.poll() is not None:
+            raise RuntimeError("kafkatap serve exited %s: %s\n%s" % (
+                p.returncode, " ".join(cmd), open(err).read()))
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                return r.read() == b"ok\n"
+        except Exception:  # noqa: BLE001 - refused, or 503 while attaching
+            return False
+    wait_for(healthy, "kafkatap serve /healthz (%s)" % " ".join(cmd), timeout)
+    return p, base, err
+
+
+def start_prometheus(env, tmpdir, target, rule_files=(), scrape_interval="1s", tag="prometheus"):
+    """Prometheus scraping target (HOST:PORT) as job kafkatap, evaluating
+    rule_files as often; config and data in tmpdir, stderr in
+    tests/out/<tag>.err. Returns (process, base URL) once /-/ready answers."""
+    cfg = os.path.join(tmpdir, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write("global:\n  scrape_interval: %s\n" % scrape_interval)
+        if rule_files:
+            f.write("  evaluation_interval: %s\nrule_files:\n" % scrape_interval +
+                    "".join("  - %s\n" % r for r in rule_files))
+        f.write("scrape_configs:\n  - job_name: kafkatap\n    static_configs:\n"
+                "      - targets: ['%s']\n" % target)
+    port = free_port()
+    p = env.spawn(["prometheus", "--config.file=" + cfg, "--storage.tsdb.path=" + tmpdir + "/data",
+                   "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
+                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, tag + ".err"), "w"))
+    base = "http://127.0.0.1:%d" % port
+
+    def ready():
+        try:
+            with urllib.request.urlopen(base + "/-/ready", timeout=5):
+                return True
+        except Exception:  # noqa: BLE001 - refused, or 503 while starting
+            return False
+    wait_for(ready, "prometheus", 30)
+    return p, base
 
 
 def start_tshark(env, ns, iface, ports, pcap):

@@ -35,14 +35,16 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from live_test import (Env, KAFKATAP, OUT, ROOT, free_port, start_mock,  # noqa: E402
-                       wait_for)
-from hostile_test import Pcap, Sink, check, failures, ok, parse_stats  # noqa: E402
+from live_test import (Checks, Env, KAFKATAP, OUT, ROOT, free_port,  # noqa: E402
+                       start_mock, wait_for)
+from hostile_test import Pcap, Sink, parse_stats  # noqa: E402
 
 RUN = "%08x" % random.SystemRandom().getrandbits(32)
 CANARY = "CANARY-7f3a9-" + RUN		# record keys, values, headers
 PASSWORD = "CANARY-PASSWORD-91b"	# SASL PLAIN
 N_MSGS = 20
+CK = Checks()
+check, failures, ok = CK.check, CK.failed, CK.ok
 
 
 def needles():

@@ -35,7 +35,7 @@ def get(url, headers=None, timeout=10):
         return r.read().decode()
 
 
-free_port, parse = L.free_port, L.parse_metrics
+parse = L.parse_metrics
 
 
 def consistency(samples):
@@ -140,30 +140,11 @@ def main():
         bootstrap, ports = L.start_mock(env, None, "prom", ["prom-0", "prom-1"])
         pcap = os.path.join(L.OUT, "prom.pcapng")
         tsh = L.start_tshark(env, None, "lo", ports, pcap)
-        mport, pport = free_port(), free_port()
-        murl = "http://127.0.0.1:%d/metrics" % mport
-        kt_err = os.path.join(L.OUT, "prom.kafkatap.err")
-        kt = env.spawn([L.KAFKATAP, "serve", "-i", "lo", "-p", ",".join(map(str, ports)),
-                        "--listen", "127.0.0.1:%d" % mport, "--max-client-ids", str(CAP),
-                        "--stats"], None, stderr=open(kt_err, "w"))
-        L.wait_for(lambda: "serving metrics" in open(kt_err).read(), "kafkatap serve")
-        def healthy():
-            try:
-                return get(murl.replace("/metrics", "/healthz")) == "ok\n"
-            except Exception:  # noqa: BLE001 (503 while starting)
-                return False
-        L.wait_for(healthy, "/healthz to say ok (attached)")
-        cfg = os.path.join(tmp, "prometheus.yml")
-        with open(cfg, "w") as f:
-            f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n"
-                    "  - job_name: kafkatap\n    static_configs:\n"
-                    "      - targets: ['127.0.0.1:%d']\n" % mport)
-        env.spawn(["prometheus", "--config.file=" + cfg, "--storage.tsdb.path=" + tmp + "/data",
-                   "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"], None,
-                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(L.OUT, "prom.server.err"), "w"))
-        pbase = "http://127.0.0.1:%d" % pport
-        L.wait_for(lambda: subprocess.run(["curl", "-sf", pbase + "/-/ready"],
-                                          capture_output=True).returncode == 0, "prometheus", 30)
+        kt, mbase, _ = L.start_serve(env, ports, ["--max-client-ids", str(CAP), "--stats"],
+                                     tag="prom.kafkatap")
+        murl = mbase + "/metrics"
+        _, pbase = L.start_prometheus(env, tmp, urllib.parse.urlsplit(mbase).netloc,
+                                      tag="prom.server")
 
         # Traffic, with concurrent scrapes checking each snapshot.
         stop, sizes = threading.Event(), []
