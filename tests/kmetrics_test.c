@@ -71,6 +71,40 @@ static struct scan scan(const char *text, const char *family, const char *group)
 	return r;
 }
 
+/*
+ * A group tracker holding `tracked` groups, and the metrics beside it whose
+ * group label admits `label_groups` values and topic label `label_topics`
+ * (0: the default).
+ */
+struct fx {
+	struct kt_groups *g;
+	struct kt_kmetrics *m;
+};
+
+static struct fx fx_new(uint32_t tracked, uint32_t label_groups, uint32_t label_topics)
+{
+	struct kt_km_cfg kc = KT_KM_CFG_DEFAULT;
+	struct kt_groups_cfg gc = { .max_groups = tracked, .max_members_per_group = 16,
+				    .max_partitions = 64, .max_topic_ids = 8 };
+	struct fx f;
+
+	if (label_groups)
+		kc.max_groups = label_groups;
+	if (label_topics)
+		kc.max_topics = label_topics;
+	f.g = kt_groups_new(&gc);
+	f.m = kt_km_new(&kc);
+	assert_non_null(f.g);
+	assert_non_null(f.m);
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	kt_km_free(f->m);
+	kt_groups_free(f->g);
+}
+
 static char *render(struct kt_kmetrics *m)
 {
 	size_t len;
@@ -82,18 +116,12 @@ static char *render(struct kt_kmetrics *m)
 
 static void test_other_sums(void **state)
 {
-	struct kt_km_cfg kc = KT_KM_CFG_DEFAULT;
-	struct kt_groups_cfg gc = { .max_groups = 8, .max_members_per_group = 16,
-				    .max_partitions = 64, .max_topic_ids = 8 };
-	struct kt_groups *g = kt_groups_new(&gc);
-	struct kt_kmetrics *m;
+	struct fx f = fx_new(8, 2, 0);
+	struct kt_groups *g = f.g;
+	struct kt_kmetrics *m = f.m;
 	struct scan s, o;
 	char *t;
 
-	kc.max_groups = 2;
-	m = kt_km_new(&kc);
-	assert_non_null(g);
-	assert_non_null(m);
 	join(g, "gA", 1, 1 * SEC);
 	join(g, "gB", 2, 2 * SEC);
 	join(g, "gC", 3, 3 * SEC);
@@ -114,23 +142,18 @@ static void test_other_sums(void **state)
 	s = scan(t, "kafkatap_consumer_group_members", "other");
 	assert_true(s.sum == 6);
 	free(t);
-	kt_km_free(m);
-	kt_groups_free(g);
+	fx_free(&f);
 }
 
 static void test_budget_follows_tracker(void **state)
 {
-	struct kt_km_cfg kc = KT_KM_CFG_DEFAULT;
-	struct kt_groups_cfg gc = { .max_groups = 2, .max_members_per_group = 16,
-				    .max_partitions = 64, .max_topic_ids = 8 };
-	struct kt_groups *g = kt_groups_new(&gc);
-	struct kt_kmetrics *m;
+	struct fx f = fx_new(2, 2, 0);
+	struct kt_groups *g = f.g;
+	struct kt_kmetrics *m = f.m;
 	struct scan s;
 	char *t;
 	int i;
 
-	kc.max_groups = 2;
-	m = kt_km_new(&kc);
 	join(g, "gA", 1, 1 * SEC);
 	join(g, "gB", 2, 2 * SEC);
 	kt_km_sync_groups(m, g, 3 * SEC);
@@ -153,8 +176,7 @@ static void test_budget_follows_tracker(void **state)
 	assert_non_null(strstr(t, "kafkatap_tracker_evictions_total{table=\"groups\"} 20\n"));
 	assert_non_null(strstr(t, "kafkatap_label_overflow_total{label=\"group\"} 0\n"));
 	free(t);
-	kt_km_free(m);
-	kt_groups_free(g);
+	fx_free(&f);
 }
 
 /*
@@ -166,18 +188,12 @@ static void test_budget_follows_tracker(void **state)
 static void test_rebalances_never_decrease(void **state)
 {
 	static const char *const names[] = { "gA", "gB", "gC", "other" };
-	struct kt_km_cfg kc = KT_KM_CFG_DEFAULT;
-	struct kt_groups_cfg gc = { .max_groups = 2, .max_members_per_group = 16,
-				    .max_partitions = 64, .max_topic_ids = 8 };
-	struct kt_groups *g = kt_groups_new(&gc);
-	struct kt_kmetrics *m;
+	struct fx f = fx_new(2, 1, 0);
+	struct kt_groups *g = f.g;
+	struct kt_kmetrics *m = f.m;
 	char *t1, *t2;
 	size_t i;
 
-	kc.max_groups = 1;
-	m = kt_km_new(&kc);
-	assert_non_null(g);
-	assert_non_null(m);
 	join_gen(g, "gA", 1, 1, 1 * SEC);
 	join_gen(g, "gB", 1, 1, 2 * SEC);
 	join_gen(g, "gB", 2, 1, 3 * SEC);
@@ -199,8 +215,7 @@ static void test_rebalances_never_decrease(void **state)
 	assert_true(scan(t2, "kafkatap_consumer_group_rebalances_total", "gB").mine == 2);
 	free(t1);
 	free(t2);
-	kt_km_free(m);
-	kt_groups_free(g);
+	fx_free(&f);
 }
 
 /*
@@ -210,20 +225,14 @@ static void test_rebalances_never_decrease(void **state)
  */
 static void test_long_group_id(void **state)
 {
-	struct kt_km_cfg kc = KT_KM_CFG_DEFAULT;
-	struct kt_groups_cfg gc = { .max_groups = 4, .max_members_per_group = 16,
-				    .max_partitions = 64, .max_topic_ids = 8 };
-	struct kt_groups *g = kt_groups_new(&gc);
-	struct kt_kmetrics *m;
+	struct fx f = fx_new(4, 1, 0);
+	struct kt_groups *g = f.g;
+	struct kt_kmetrics *m = f.m;
 	char name[301];
 	char *t;
 
 	memset(name, 'L', sizeof(name) - 1);
 	name[sizeof(name) - 1] = 0;
-	kc.max_groups = 1;
-	m = kt_km_new(&kc);
-	assert_non_null(g);
-	assert_non_null(m);
 	join(g, name, 1, 1 * SEC);
 	kt_km_sync_groups(m, g, 2 * SEC);
 	t = render(m);
@@ -240,8 +249,7 @@ static void test_long_group_id(void **state)
 	assert_false(scan(t, "kafkatap_consumer_group_members", "gX").found);
 	assert_true(scan(t, "kafkatap_consumer_group_members", "other").mine == 2);
 	free(t);
-	kt_km_free(m);
-	kt_groups_free(g);
+	fx_free(&f);
 }
 
 /* One Produce exchange from client "c" with one partition per topic. */
@@ -283,21 +291,14 @@ static uint64_t overflows(struct kt_kmetrics *m, const char *label)
  */
 static void test_overflow_counts_lookups(void **state)
 {
-	struct kt_km_cfg kc = KT_KM_CFG_DEFAULT;
-	struct kt_groups_cfg gc = { .max_groups = 4, .max_members_per_group = 16,
-				    .max_partitions = 64, .max_topic_ids = 8 };
-	struct kt_groups *g = kt_groups_new(&gc);
-	struct kt_kmetrics *m;
+	struct fx f = fx_new(4, 1, 1);
+	struct kt_groups *g = f.g;
+	struct kt_kmetrics *m = f.m;
 	const char *help;
 	uint64_t before;
 	char *t;
 	int i;
 
-	kc.max_topics = 1;
-	kc.max_groups = 1;
-	m = kt_km_new(&kc);
-	assert_non_null(g);
-	assert_non_null(m);
 	produce(m, (const char *const[]){ "t0" }, 1);
 	assert_int_equal(overflows(m, "topic"), 0);
 	produce(m, (const char *const[]){ "t1" }, 1);
@@ -326,8 +327,7 @@ static void test_overflow_counts_lookups(void **state)
 	assert_null(strstr(help, "counts updates"));
 	assert_non_null(strstr(help, "lookups"));
 	free(t);
-	kt_km_free(m);
-	kt_groups_free(g);
+	fx_free(&f);
 }
 
 /*
@@ -337,8 +337,8 @@ static void test_overflow_counts_lookups(void **state)
  */
 static void test_long_topic_keeps_cache(void **state)
 {
-	struct kt_km_cfg kc = KT_KM_CFG_DEFAULT;
-	struct kt_kmetrics *m;
+	struct fx f = fx_new(1, 0, 1);	/* no groups here */
+	struct kt_kmetrics *m = f.m;
 	enum { NLONG = 4096 };
 	const char **topics = calloc(NLONG, sizeof(*topics));
 	char *names = calloc(NLONG, 301);
@@ -348,9 +348,6 @@ static void test_long_topic_keeps_cache(void **state)
 
 	assert_non_null(topics);
 	assert_non_null(names);
-	kc.max_topics = 1;
-	m = kt_km_new(&kc);
-	assert_non_null(m);
 	produce(m, (const char *const[]){ "t0" }, 1);
 	produce(m, (const char *const[]){ "t1" }, 1);	/* "other", cached */
 	for (i = 0; i < NLONG; i++) {
@@ -372,7 +369,7 @@ static void test_long_topic_keeps_cache(void **state)
 	free(t);
 	free(names);
 	free(topics);
-	kt_km_free(m);
+	fx_free(&f);
 }
 
 int main(void)
