@@ -66,17 +66,16 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 	# replay only loads (BPF_PROG_TEST_RUN, no attach): CAP_SYS_ADMIN alone
 	# suffices, without CAP_NET_ADMIN. Without CAP_SYS_ADMIN the kernel wants
 	# CAP_NET_ADMIN to load a TC program, and CAP_PERFMON for its verifier.
-	python3 - >tests/out/cli-one.pcap <<-'PY'
+	/usr/bin/python3 - <<-'PY'
 		import struct, sys
-		# One ApiVersions v0 request to 127.0.0.1:9092, Ethernet/IPv4/TCP.
+		sys.path.insert(0, "tests")
+		from hostile_test import Pcap
+		# One ApiVersions v0 request (correlation id 7) to a broker on 9092.
 		kafka = struct.pack(">hhih", 18, 0, 7, 1) + b"t"
-		kafka = struct.pack(">i", len(kafka)) + kafka
-		tcp = struct.pack(">HHIIBBHHH", 40000, 9092, 1000, 1, 5 << 4, 0x18, 65535, 0, 0)
-		ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(kafka), 0,
-		                 0x4000, 64, 6, 0, bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))
-		frame = bytes(12) + b"\x08\x00" + ip + tcp + kafka
-		sys.stdout.buffer.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1) +
-		                        struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame)
+		p = Pcap("tests/out/cli-one.pcap")
+		p.raw(p.packet("10.9.0.1", "10.9.0.2", 40000, 9092, 1000, 1, 0x18,
+		               struct.pack(">i", len(kafka)) + kafka))
+		p.f.close()
 	PY
 	expect 0 '"api":"ApiVersions".*"correlation_id":7' -- setpriv --inh-caps=-all \
 		--bounding-set=-all,+sys_admin $K replay tests/out/cli-one.pcap

@@ -224,6 +224,8 @@ static int configure_maps(struct kt_bpf *b, const struct kt_load_opts *o)
 
 int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 {
+	/* No interfaces (replay, tests): loaded for BPF_PROG_TEST_RUN only. */
+	bool attach = o->n_ifaces > 0;
 	struct kafkatap_bpf *s;
 	const char *missing;
 	int i, err;
@@ -231,15 +233,14 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 	memset(b, 0, sizeof(*b));
 	verbose = o->verbose;
 	libbpf_set_print(print_fn);
-	/* No interfaces (replay, tests): loaded for BPF_PROG_TEST_RUN only. */
-	missing = missing_caps(o->n_ifaces > 0);
+	missing = missing_caps(attach);
 	if (*missing) {
 		fprintf(stderr, "kafkatap: this process lacks %s (it needs CAP_BPF, CAP_PERFMON "
 			"and CAP_NET_ADMIN, or CAP_SYS_ADMIN%s): run it as root, "
 			"or grant them: sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep "
 			"./kafkatap; in a container, add them to its securityContext "
 			"(see deploy/daemonset.yaml)\n", missing,
-			o->n_ifaces > 0 ? " and CAP_NET_ADMIN" : "");
+			attach ? " and CAP_NET_ADMIN" : "");
 		return -EPERM;
 	}
 	err = check_kernel();

@@ -60,8 +60,8 @@ produce 0 "$N_ACKS" all kafkatap-kcat
 produce "$N_ACKS" "$N_ACKS0" 0 kafkatap-kcat-acks0
 
 # Read every assigned partition to its end. acks=0 sends may still be in
-# the broker's socket when kcat -P exits (or be gone), so go round again (the group has
-# committed what it read) until all N are seen. The mock broker makes a
+# the broker's socket when kcat -P exits (or be gone), so go round again
+# (the group has committed what it read) until all N are seen. The mock broker makes a
 # re-join of an existing group wait about session.timeout.ms - 1s (librdkafka's
 # default is 45 s), hence the low session timeout.
 OUT=$(mktemp)
