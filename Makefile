@@ -44,7 +44,7 @@ DEPS := $(USER_OBJS:.o=.d) $(CODEC_ENC_OBJS:.o=.d) $(OUTPUT)/kafkatap.bpf.d \
 	$(patsubst %,%.d,$(TESTS)) $(patsubst %,%.d,$(TOOLS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test demo deps gen check-gen bench san-build fuzz
+.PHONY: all clean test demo deps gen check-gen bench san-build fuzz dashboards
 
 all: $(BIN) $(TOOLS)
 
@@ -143,6 +143,11 @@ check-gen:
 	$(Q)for f in kafka_msgs_gen.h kafka_msgs_gen.c kafka_errors_gen.c; do \
 		diff -u user/codec/$$f $(OUTPUT)/gen/codec/$$f || exit 1; done
 	@echo "check-gen: generated code matches $(SPECS)"
+
+# The Grafana dashboards (committed) from tools/gen_dashboards.py; the deploy
+# test requires them to be what it generates.
+dashboards:
+	$(PYTHON) tools/gen_dashboards.py deploy/dashboards
 
 clean:
 	$(call msg,CLEAN)
