@@ -31,7 +31,6 @@ python3-yaml, python3-confluent-kafka (/usr/bin/python3), util-linux
 (setpriv, prlimit), binutils, and a built tree (make; .output/tools/mockcluster).
 Logs: tests/out/deploy.*
 """
-import calendar
 import json
 import os
 import re
@@ -46,6 +45,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import live_test as L  # noqa: E402
@@ -641,14 +641,11 @@ def newer_samples(base, series, since):
 
 
 def rfc3339(text):
-    """Unix seconds of an RFC 3339 time as Prometheus' API writes it (ns, any offset)."""
-    m = re.match(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|([+-])(\d\d):(\d\d))$", text or "")
-    if not m:
+    """Unix seconds of a time as Prometheus' API writes it (RFC 3339); 0 if none."""
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (TypeError, ValueError):
         return 0.0
-    t = calendar.timegm(tuple(int(x) for x in m.group(1, 2, 3, 4, 5, 6)) + (0, 0, 0)) + float(m.group(7) or 0)
-    if m.group(9):
-        t -= (1 if m.group(9) == "+" else -1) * (int(m.group(10)) * 3600 + int(m.group(11)) * 60)
-    return t
 
 
 def poll(pred, timeout=PROM_TIMEOUT):
