@@ -17,7 +17,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -I/usr/include/$(MULTIARCH)
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror \
-	-std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Iuser/codec -I$(OUTPUT) \
+	-std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) \
 	-DKAFKATAP_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
 LDLIBS := -lbpf -lelf -lz -lpcap -lmicrohttpd -lncursesw -lm -lpthread
 
@@ -30,13 +30,14 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 BPF_SRCS := bpf/kafkatap.bpf.c
-USER_SRCS := $(wildcard user/*.c)
-CODEC_SRCS := $(wildcard user/codec/*.c)
-CODEC_OBJS := $(patsubst user/codec/%.c,$(OUTPUT)/user/codec/%.o,$(CODEC_SRCS))
-# The codec's encoders are for tests only: a second build of it has them.
-CODEC_ENC_OBJS := $(patsubst user/codec/%.c,$(OUTPUT)/codec-enc/%.o,$(CODEC_SRCS))
-USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) $(CODEC_OBJS)
-LIB_OBJS := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+# user/ is in folders by layer (README: Layout); every .c of them is built.
+USER_SRCS := $(wildcard user/*/*.c user/*/*/*.c)
+# The codec (runtime and generated messages) has encoders for tests only:
+# a second build of it has them.
+CODEC_SRCS := user/proto/kc.c user/proto/gen/kafka_msgs_gen.c user/proto/gen/kafka_errors_gen.c
+CODEC_ENC_OBJS := $(patsubst user/%.c,$(OUTPUT)/codec-enc/%.o,$(CODEC_SRCS))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/user/cmd/main.o,$(USER_OBJS))
 SKEL := $(OUTPUT)/kafkatap.skel.h
 TESTS := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(wildcard tests/*.c))
 TOOLS := $(patsubst tools/%.c,$(OUTPUT)/tools/%,$(wildcard tools/*.c))
@@ -44,11 +45,11 @@ DEPS := $(USER_OBJS:.o=.d) $(CODEC_ENC_OBJS:.o=.d) $(OUTPUT)/kafkatap.bpf.d \
 	$(patsubst %,%.d,$(TESTS)) $(patsubst %,%.d,$(TOOLS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test demo deps gen check-gen bench san-build fuzz dashboards
+.PHONY: all clean test tests-build demo deps gen check-gen bench san-build fuzz dashboards
 
 all: $(BIN) $(TOOLS)
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/user/codec $(OUTPUT)/codec-enc $(OUTPUT)/tests $(OUTPUT)/tools:
+$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/kafkatap.tmp.bpf.o: bpf/kafkatap.bpf.c | $(OUTPUT)
@@ -63,23 +64,24 @@ $(SKEL): $(OUTPUT)/kafkatap.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name kafkatap_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(SKEL) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(OUTPUT)/user/codec/%.o: user/codec/%.c | $(OUTPUT)/user/codec
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+# Only the loader includes the skeleton (and bpf_test, which reads a map).
+$(OUTPUT)/user/kernel/loader.o $(OUTPUT)/tests/bpf_test: $(SKEL)
 
-$(OUTPUT)/codec-enc/%.o: user/codec/%.c | $(OUTPUT)/codec-enc
+$(OUTPUT)/codec-enc/%.o: user/%.c
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -DKC_WITH_ENCODERS -MMD -MP -c $< -o $@
 
 $(BIN): $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/%.c $(LIB_OBJS) $(SKEL) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP -MF $@.d $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
@@ -128,20 +130,17 @@ fuzz:
 # ERRORS: errors.tsv (code, name) from Kafka's Errors.java, beside the specs.
 ERRORS ?= $(SPECS)/../errors.tsv
 gen:
-	$(PYTHON) tools/gen_apis.py $(SPECS) user/kafka_apis_gen.c
-	$(PYTHON) tools/gen_structure.py $(SPECS) user/structure_gen.c
-	$(PYTHON) tools/gen_codec.py $(SPECS) $(ERRORS) user/codec
+	$(PYTHON) tools/gen_apis.py $(SPECS) user/proto/gen/kafka_apis_gen.c
+	$(PYTHON) tools/gen_structure.py $(SPECS) user/proto/gen/structure_gen.c
+	$(PYTHON) tools/gen_codec.py $(SPECS) $(ERRORS) user/proto/gen
 
 # The committed generated code is what the generators make from the specs.
 check-gen:
-	$(Q)rm -rf $(OUTPUT)/gen && mkdir -p $(OUTPUT)/gen/codec
+	$(Q)rm -rf $(OUTPUT)/gen && mkdir -p $(OUTPUT)/gen
 	$(Q)$(PYTHON) tools/gen_apis.py $(SPECS) $(OUTPUT)/gen/kafka_apis_gen.c
 	$(Q)$(PYTHON) tools/gen_structure.py $(SPECS) $(OUTPUT)/gen/structure_gen.c
-	$(Q)$(PYTHON) tools/gen_codec.py $(SPECS) $(ERRORS) $(OUTPUT)/gen/codec
-	$(Q)diff -u user/kafka_apis_gen.c $(OUTPUT)/gen/kafka_apis_gen.c
-	$(Q)diff -u user/structure_gen.c $(OUTPUT)/gen/structure_gen.c
-	$(Q)for f in kafka_msgs_gen.h kafka_msgs_gen.c kafka_errors_gen.c; do \
-		diff -u user/codec/$$f $(OUTPUT)/gen/codec/$$f || exit 1; done
+	$(Q)$(PYTHON) tools/gen_codec.py $(SPECS) $(ERRORS) $(OUTPUT)/gen
+	$(Q)diff -ru user/proto/gen $(OUTPUT)/gen
 	@echo "check-gen: generated code matches $(SPECS)"
 
 # The Grafana dashboards (committed) from tools/gen_dashboards.py; the deploy

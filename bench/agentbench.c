@@ -6,7 +6,7 @@
  * No kafkatap command runs the pipeline without an output: `serve` adds
  * the metrics registry and the HTTP exporter, `trace` formats a JSON line
  * per exchange, `top` draws a screen. This is `kafkatap serve` (see
- * user/cmd_serve.c) with the metrics left out: the same option parsing,
+ * user/cmd/serve.c) with the metrics left out: the same option parsing,
  * the same load and attach, the same event loop (kt_live_run), the same
  * agent (pairing, capture assembly) and the same deep decoding
  * (kt_pipe_exchange: observer and group tracker), but kt_pipe_init(...,
@@ -17,9 +17,9 @@
  *   agentbench [kafkatap serve options]     e.g. -i lo -p 19092 --stats
  */
 #include <stdio.h>
-#include "cli.h"
-#include "live.h"
-#include "pipeline.h"
+#include "cmd/options.h"
+#include "core/live.h"
+#include "core/session.h"
 
 static struct kt_pipe pipe_;
 

@@ -20,9 +20,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "feed.h"
-#include "loader.h"
-#include "observe.h"
+#include "kernel/feed.h"
+#include "kernel/loader.h"
+#include "decode/observe.h"
 #include "../tests/pkt.h"
 
 #define BROKER_PORT	9092

@@ -68,7 +68,7 @@ PY=/usr/bin/python3
 MOCK=.output/tools/mockcluster
 URL=http://127.0.0.1:$LPORT/metrics
 CFLAGS="-g -O2 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
--Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Iuser/codec -I.output"
+-Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I.output"
 LIBS="-lbpf -lelf -lz -lpcap -lmicrohttpd -lncursesw -lm -lpthread"
 
 # Every process this script starts, by role: cleanup() stops each by its id.

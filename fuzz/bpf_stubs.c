@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Just enough of libbpf and of loader.c for user/feed.c to link into a
+ * Just enough of libbpf and of loader.c for user/kernel/feed.c to link into a
  * fuzzer without a kernel: BPF_PROG_TEST_RUN is replaced by a check of what
  * it would have been given (fuzz_frame.c installs the check).
  */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "feed.h"
+#include "kernel/feed.h"
 #include "bpf_stubs.h"
 
 kt_stub_run_fn kt_stub_run;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * An oracle for kt_feed_eth() (user/feed.c) without a kernel: the test runs
+ * An oracle for kt_feed_eth() (user/kernel/feed.c) without a kernel: the test runs
  * it asks for are recorded by the libbpf stub (bpf_stubs.c), and checked
  * against what feed.h promises: a frame that fits is run as is; a larger
  * IPv4/IPv6 TCP packet is cut into segments of at most KT_FEED_MAX_PKT
@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "feed.h"
+#include "kernel/feed.h"
 #include "bpf_stubs.h"
 #include "check.h"
 

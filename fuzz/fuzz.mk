@@ -14,16 +14,17 @@ CC := clang
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS := -g -O1 $(SAN) -std=gnu11 -D_GNU_SOURCE -Wall -Wno-unused-parameter \
 	-DKAFKATAP_VERSION='"fuzz"' -DKC_WITH_ENCODERS \
-	-Iinclude -Iuser -Iuser/codec -I.output -Ifuzz
-# loader/live/tc/exporter/cli/cmd_*/main need libbpf, the skeleton, netlink,
-# microhttpd or define main(); feed.c is linked into fuzz_frame only, with
-# fuzz/bpf_stubs.c in place of libbpf.
-EXCLUDE := user/main.c user/loader.c user/live.c user/tc.c user/exporter.c \
-	user/cli.c user/feed.c $(wildcard user/cmd_*.c)
-LIB_SRCS := $(filter-out $(EXCLUDE),$(wildcard user/*.c user/codec/*.c))
+	-Iinclude -Iuser -I.output -Ifuzz
+# cmd/ (main, options, subcommands), core/ (event loop, session) and kernel/
+# (loader, attach) need libbpf, the skeleton, netlink or define main();
+# metrics/http.c needs microhttpd; kernel/feed.c is linked into fuzz_frame
+# only, with fuzz/bpf_stubs.c in place of libbpf.
+EXCLUDE := $(wildcard user/cmd/*.c user/core/*.c) user/kernel/loader.c user/kernel/tc.c \
+	user/kernel/feed.c user/metrics/http.c
+LIB_SRCS := $(filter-out $(EXCLUDE),$(wildcard user/*/*.c user/*/*/*.c))
 LIB_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(LIB_SRCS))
 TARGETS := $(patsubst fuzz/%.c,$(OUT)/%,$(wildcard fuzz/fuzz_*.c))
-EXTRA_fuzz_frame := $(OUT)/obj/user/feed.o $(OUT)/obj/fuzz/bpf_stubs.o
+EXTRA_fuzz_frame := $(OUT)/obj/user/kernel/feed.o $(OUT)/obj/fuzz/bpf_stubs.o
 EXTRA_fuzz_pcap := $(EXTRA_fuzz_frame)
 LDLIBS := -lpcap -lm
 
@@ -32,7 +33,7 @@ LDLIBS := -lpcap -lm
 .SECONDARY:
 .SECONDEXPANSION:
 
-objs: $(LIB_OBJS) $(OUT)/obj/user/feed.o $(OUT)/obj/fuzz/bpf_stubs.o
+objs: $(LIB_OBJS) $(OUT)/obj/user/kernel/feed.o $(OUT)/obj/fuzz/bpf_stubs.o
 
 targets: $(TARGETS) $(OUT)/gen_codec_seeds
 
@@ -55,4 +56,4 @@ $(OUT)/gen_codec_seeds: fuzz/gen_codec_seeds.c $(OUT)/libkt.a
 	@echo "  SEEDGEN  $@"
 	@$(CC) $(CFLAGS) -MMD -MP -MF $@.d $< $(OUT)/libkt.a $(LDLIBS) -o $@
 
--include $(wildcard $(OUT)/obj/user/*.d $(OUT)/obj/user/codec/*.d $(OUT)/obj/fuzz/*.d $(OUT)/*.d)
+-include $(wildcard $(OUT)/obj/user/*/*.d $(OUT)/obj/user/*/*/*.d $(OUT)/obj/fuzz/*.d $(OUT)/*.d)

@@ -28,10 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "agent.h"
+#include "pair/agent.h"
 #include "check.h"
-#include "top_model.h"
-#include "trace_out.h"
+#include "out/top_model.h"
+#include "out/trace.h"
 
 struct in {
 	const uint8_t *p;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * libFuzzer target: the Kafka codec (user/codec), everything it reads.
+ * libFuzzer target: the Kafka codec (user/proto), everything it reads.
  *
  * Input: api_key (int8), api_version (int8), a flags byte, then the bytes.
  *   flags bit 0  a response (else a request)
@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "kafka_msgs_gen.h"
-#include "kc.h"
+#include "proto/gen/kafka_msgs_gen.h"
+#include "proto/kc.h"
 
 #ifndef KC_WITH_ENCODERS
 #error "fuzz_codec needs the encoders: build the codec with -DKC_WITH_ENCODERS"

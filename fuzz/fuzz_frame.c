@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * libFuzzer target: kt_feed_eth() (user/feed.c), the userspace parsing of
+ * libFuzzer target: kt_feed_eth() (user/kernel/feed.c), the userspace parsing of
  * Ethernet/IPv4/IPv6/TCP headers that cuts a captured packet too large for
  * one BPF_PROG_TEST_RUN into segments. libbpf is stubbed (bpf_stubs.c): the
  * runs are recorded and checked by feed_check.h, no kernel involved.
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "feed.h"
+#include "kernel/feed.h"
 #include "feed_check.h"
 
 /*

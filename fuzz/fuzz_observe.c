@@ -21,13 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "agent.h"
+#include "pair/agent.h"
 #include "check.h"
-#include "groups.h"
-#include "kmetrics.h"
-#include "observe.h"
-#include "observe_int.h"
-#include "trace_out.h"
+#include "track/groups.h"
+#include "metrics/model.h"
+#include "decode/observe.h"
+#include "decode/internal.h"
+#include "out/trace.h"
 
 static volatile size_t sink;
 

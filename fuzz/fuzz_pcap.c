@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pcap/pcap.h>
-#include "feed.h"
+#include "kernel/feed.h"
 #include "feed_check.h"
-#include "pcap_in.h"
+#include "kernel/pcap_in.h"
 
 #define FRAME_MAX (256 * 1024)	/* as in cmd_replay.c */
 

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "kafka_msgs_gen.h"
-#include "kc.h"
+#include "proto/gen/kafka_msgs_gen.h"
+#include "proto/kc.h"
 
 static int find(int16_t api_key, int kind)
 {

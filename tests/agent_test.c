@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Unit tests of the agent core (user/agent.c): crafted ring buffer records
+ * Unit tests of the agent core (user/pair/agent.c): crafted ring buffer records
  * in, exchanges and counters out. No BPF, no packets.
  */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "kafkatap.h"
-#include "agent.h"
+#include "pair/agent.h"
 
 #define SEC		1000000000ULL
 #define SINK_MAX	32

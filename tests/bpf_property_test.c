@@ -51,9 +51,9 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "feed.h"
-#include "loader.h"
-#include "kafka_apis.h"
+#include "kernel/feed.h"
+#include "kernel/loader.h"
+#include "proto/apis.h"
 #include "pkt.h"
 
 #define MAX_PAY		2900	/* TCP payload per segment: a test run takes ~3 KB */

@@ -11,11 +11,11 @@
 #include <cmocka.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "feed.h"
-#include "loader.h"
-#include "kafka_apis.h"
+#include "kernel/feed.h"
+#include "kernel/loader.h"
+#include "proto/apis.h"
 #include "pkt.h"
-#include "util.h"
+#include "lib/util.h"
 #include "kafkatap.skel.h"
 
 static struct kt_bpf bpf;

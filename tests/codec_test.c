@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Tests of the Kafka codec generated into user/codec: every message at
+ * Tests of the Kafka codec generated into user/proto/gen: every message at
  * every version survives encode -> decode -> compare -> re-encode, every
  * prefix decodes as truncated, trailing garbage is left alone, corrupted
  * bytes are read within bounds; then real captured frames and the
@@ -8,9 +8,9 @@
  * to prove the bounds: the arenas are poisoned then, see kc.c):
  *
  *   cc -g -O1 -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 \
- *	-D_GNU_SOURCE -DKC_WITH_ENCODERS -Iuser -Iuser/codec -Iinclude \
- *	tests/codec_test.c user/codec/kc.c user/codec/kafka_msgs_gen.c \
- *	user/codec/kafka_errors_gen.c -lcmocka -o /tmp/codec_test
+ *	-D_GNU_SOURCE -DKC_WITH_ENCODERS -Iuser -Iinclude \
+ *	tests/codec_test.c user/proto/kc.c user/proto/gen/kafka_msgs_gen.c \
+ *	user/proto/gen/kafka_errors_gen.c -lcmocka -o /tmp/codec_test
  *
  * KC_TEST_ITERS (environment) sets the random messages per version (20).
  */
@@ -25,16 +25,16 @@
 #include <cmocka.h>
 
 #ifdef KC_WITH_ENCODERS
-#include "kafka_msgs_gen.h"
+#include "proto/gen/kafka_msgs_gen.h"
 #else
 /*
- * Built by the generic tests/%.c rule of the Makefile (top user/ objects,
- * no -Iuser/codec, no KC_WITH_ENCODERS): take the codec in this unit.
+ * Built by the generic tests/%.c rule of the Makefile (the agent's objects,
+ * no KC_WITH_ENCODERS): take the codec in this unit.
  */
 #define KC_WITH_ENCODERS
-#include "codec/kc.c"
-#include "codec/kafka_msgs_gen.c"
-#include "codec/kafka_errors_gen.c"
+#include "proto/kc.c"
+#include "proto/gen/kafka_msgs_gen.c"
+#include "proto/gen/kafka_errors_gen.c"
 #endif
 
 #define ARENA_SIZE	((size_t)16 << 20)

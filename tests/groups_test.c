@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The consumer group tracker (user/groups.c): membership, generations and
+ * The consumer group tracker (user/track/groups.c): membership, generations and
  * rebalances (classic and KIP-848), member timeout, lag in records and
  * seconds, topic IDs, caps and evictions, string copies.
  */
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "groups.h"
+#include "track/groups.h"
 
 #define SEC 1000000000ULL
 

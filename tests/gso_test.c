@@ -23,9 +23,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <bpf/libbpf.h>
-#include "loader.h"
+#include "kernel/loader.h"
 #include "pkt.h"
-#include "util.h"
+#include "lib/util.h"
 
 static struct kt_bpf bpf;
 static struct ring_buffer *rb;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The consumer group families against the label budget (user/kmetrics.c,
- * user/metrics.c): groups past the budget are summed into "other", the
+ * The consumer group families against the label budget (user/metrics/model.c,
+ * user/metrics/registry.c): groups past the budget are summed into "other", the
  * budget follows the groups the tracker holds (a group it forgets frees
  * its label value), counters never go down, and the tracker's evictions
  * are exported. Also the label overflow counter and the topic series cache.
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "groups.h"
-#include "kmetrics.h"
-#include "metrics.h"
+#include "track/groups.h"
+#include "metrics/model.h"
+#include "metrics/registry.h"
 
 #define SEC 1000000000ULL
 

@@ -349,7 +349,7 @@ for mode in tcx clsact; do
 		ok "$mode: B's counters show no gap and no ring buffer loss"
 	if [ $mode = clsact ]; then
 		# A created the clsact qdisc but left it to B's filter; B did not
-		# create it, so it stays, empty (documented in user/tc.c).
+		# create it, so it stays, empty (documented in user/kernel/tc.c).
 		[ -z "$(all_kt_filters)" ] && [ -z "$(inns tc filter show dev lo egress)" ] &&
 			ok "$mode: no filter left; the shared clsact qdisc stays, empty" ||
 			no "$mode: filters left: $(tc_state)"

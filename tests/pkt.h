@@ -190,8 +190,8 @@ static inline void recs_clear(struct recs *r)
 }
 
 /* The TC program loaded for test runs on ports 9092 and 9093, and a feeder on it. */
-#include "feed.h"
-#include "loader.h"
+#include "kernel/feed.h"
+#include "kernel/loader.h"
 static inline int pkt_start(struct kt_bpf *bpf, struct kt_feeder *feeder,
 			    kt_record_fn on_record)
 {

@@ -12,10 +12,10 @@
 #include <cmocka.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "feed.h"
-#include "loader.h"
+#include "kernel/feed.h"
+#include "kernel/loader.h"
 #include "pkt.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define CANARY "SECRET-RECORD-VALUE"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Generate user/kafka_apis_gen.c: the table of Kafka APIs (names, valid,
+"""Generate user/proto/gen/kafka_apis_gen.c: the table of Kafka APIs (names, valid,
 flexible and deprecated versions) from Kafka's own JSON message specs.
 
 Usage: tools/gen_apis.py SPEC_DIR OUT.c
@@ -88,7 +88,7 @@ def main():
         " * (clients/src/main/resources/common/message, one JSON file per message). Do not edit:",
         " * run `make gen SPECS=../shared/kafka-protocol/message` instead.",
         " */",
-        '#include "kafka_apis.h"',
+        '#include "proto/apis.h"',
         "",
         "const struct kt_api_info kt_apis[KT_API_MAX] = {",
     ]
