@@ -10,6 +10,13 @@
  * do-nothing program run on the same packets between them measures that
  * floor, which the "net" figures subtract.
  *
+ * The ring buffer is kafkatap's default size, and the stream runs once
+ * unmeasured until the ring has wrapped twice: in this VM the first write
+ * to each ring page costs ~10 us, which a fresh ring would charge to the
+ * measured packets. A last phase runs the same mix while the agent "falls
+ * behind" (nothing consumed, more than the wakeup threshold waiting): the
+ * cost of a record there is the wakeup policy's.
+ *
  * Output: a table, then `key=value` lines for bench/run.sh.
  */
 #include <errno.h>
@@ -18,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kernel/feed.h"
@@ -29,7 +37,8 @@
 #define OTHER_PORT	5432
 #define PIPE_FRAMES	25	/* 25 x 118 bytes: within the one page a test run takes */
 
-enum cls { C_SYN, C_REQ, C_RESP, C_ACK, C_OTHER, C_PREQ, C_PRESP, C_NOP, C_N };
+enum cls { C_SYN, C_REQ, C_RESP, C_ACK, C_OTHER, C_PREQ, C_PRESP, C_NOP,
+	    C_BREQ, C_BRESP, C_BACK, C_BIGHEAD, C_CONT, C_N };
 
 static const char *const cls_name[C_N] = {
 	[C_SYN] = "syn",
@@ -40,6 +49,11 @@ static const char *const cls_name[C_N] = {
 	[C_PREQ] = "pipe_req",
 	[C_PRESP] = "pipe_resp",
 	[C_NOP] = "floor",
+	[C_BREQ] = "backlog_req",
+	[C_BRESP] = "backlog_resp",
+	[C_BACK] = "backlog_ack",
+	[C_BIGHEAD] = "big_head",
+	[C_CONT] = "continuation",
 };
 
 static const char *const cls_desc[C_N] = {
@@ -51,6 +65,11 @@ static const char *const cls_desc[C_N] = {
 	[C_PREQ] = "(e) 25 pipelined requests",
 	[C_PRESP] = "(e) 25 pipelined responses",
 	[C_NOP] = "harness floor (no-op prog)",
+	[C_BREQ] = "(a) request, agent behind",
+	[C_BRESP] = "(b) response, agent behind",
+	[C_BACK] = "(c) pure ACK, agent behind",
+	[C_BIGHEAD] = "(f) 58 KB Produce, first segment",
+	[C_CONT] = "(f) 58 KB Produce, continuation",
 };
 
 struct series {
@@ -80,14 +99,17 @@ static bool alternate;
 static int stats_fd = -1;
 static struct ring_buffer *rb;
 static int prog_fd, nop_fd;
-static uint64_t fed, run_errors, records[8];
+static uint64_t fed, run_errors, records[8], rec_bytes;
+static bool measuring = true;	/* false while warming the ring */
+static bool consuming = true;	/* false while the agent "falls behind" */
 
 static int on_record(void *ctx, void *data, size_t len)
 {
-	const struct kt_ev_hdr *h = data;
+	const uint8_t *type = data;
 
-	if (len >= sizeof(*h) && h->type < 8)
-		records[h->type]++;
+	if (len >= 1 && *type < 8)
+		records[*type]++;
+	rec_bytes += (len + 8 + 7) & ~7ul;	/* + the ring's record header */
 	return 0;
 }
 
@@ -153,18 +175,62 @@ static void run(enum cls c, const struct tuple *t, uint32_t seq, uint8_t flags,
 	stats_set(on);
 	if (bpf_prog_test_run_opts(prog_fd, &o))
 		run_errors++;
-	else
+	else if (measuring)
 		push(&S[c], o.duration);
 	S[c].bytes = len;
-	if ((fed & 7) == 0) {
+	if (measuring && (fed & 7) == 0) {
 		LIBBPF_OPTS(bpf_test_run_opts, z, .data_in = f, .data_size_in = len, .repeat = 1);
 
 		if (!bpf_prog_test_run_opts(nop_fd, &z))
 			push(&S[C_NOP], z.duration);
 	}
 	free(f);
-	if (++fed % 1000 == 0)
+	if (++fed % 1000 == 0 && consuming)
 		ring_buffer__consume(rb);
+}
+
+/*
+ * Bytes waiting in the ring buffer: its producer position minus its
+ * consumer position, read from the map's first two pages (libbpf 1.1 has
+ * no ring__avail_data_size()).
+ */
+static uint64_t ring_waiting(int map_fd)
+{
+	static volatile uint64_t *cons, *prod;
+	long pg = sysconf(_SC_PAGESIZE);
+
+	if (!cons) {
+		cons = mmap(NULL, pg, PROT_READ, MAP_SHARED, map_fd, 0);
+		prod = mmap(NULL, pg, PROT_READ, MAP_SHARED, map_fd, pg);
+		if (cons == MAP_FAILED || prod == MAP_FAILED) {
+			perror("bpfbench: mmap of the ring buffer");
+			exit(1);
+		}
+	}
+	return *prod - *cons;
+}
+
+/* Percentile q of the mixture of classes cs[] weighted w[] (sorted series). */
+static uint32_t mix_quantile(const enum cls *cs, const double *w, int n, double q)
+{
+	size_t idx[8] = {};
+	double done = 0;
+
+	/* Merge the sorted series, each sample weighing w[k] / n_k. */
+	for (;;) {
+		int best = -1, k;
+
+		for (k = 0; k < n; k++)
+			if (idx[k] < ser[cs[k]].n &&
+			    (best < 0 || ser[cs[k]].v[idx[k]] < ser[cs[best]].v[idx[best]]))
+				best = k;
+		if (best < 0)
+			return 0;
+		done += w[best] / ser[cs[best]].n;
+		if (done >= q)
+			return ser[cs[best]].v[idx[best]];
+		idx[best]++;
+	}
 }
 
 static void put_uvarint(struct buf *b, uint32_t v)
@@ -311,6 +377,77 @@ static void report(const struct series *set, enum cls c, double floor)
 	       s->mean, s->p50, s->p99, c == C_NOP ? 0 : s->mean - floor);
 }
 
+/*
+ * The stream: round robin over the connections, each round a request,
+ * the broker's ACK, the response, the client's ACK, and one segment of
+ * another TCP flow (not a broker port). Then one connection pipelines 25
+ * small requests per segment, answered by 25 responses per segment.
+ */
+static void stream(struct conn *conns, int nconn, struct conn *pc, struct conn *oc, int npk,
+		   int prounds, struct buf *bp, enum cls creq, enum cls cresp, enum cls cack,
+		   bool other)
+{
+	struct buf b = *bp;
+	int i, k;
+
+	for (i = 0; i < npk / 5; i++) {
+		struct conn *c = &conns[i % nconn];
+
+		b.len = 0;
+		produce_v9(&b, c->corr, 300);
+		send_seg(creq, &c->t, &c->cseq, &b);
+		send_seg(cack, &c->r, &c->bseq, NULL);
+		b.len = 0;
+		response(&b, c->corr++, 60);
+		send_seg(cresp, &c->r, &c->bseq, &b);
+		send_seg(cack, &c->t, &c->cseq, NULL);
+		if (!other)
+			continue;
+		b.len = 0;
+		produce_v9(&b, i, 200);		/* Kafka-looking, wrong port */
+		send_seg(C_OTHER, &oc->t, &oc->cseq, &b);
+	}
+	for (i = 0; i < prounds; i++) {
+		b.len = 0;
+		for (k = 0; k < PIPE_FRAMES; k++)
+			produce_v3_small(&b, pc->corr + k);
+		send_seg(C_PREQ, &pc->t, &pc->cseq, &b);
+		send_seg(C_ACK, &pc->r, &pc->bseq, NULL);
+		b.len = 0;
+		for (k = 0; k < PIPE_FRAMES; k++)
+			response(&b, pc->corr++, 49);
+		send_seg(C_PRESP, &pc->r, &pc->bseq, &b);
+		send_seg(C_ACK, &pc->t, &pc->cseq, NULL);
+	}
+	*bp = b;
+}
+
+/*
+ * (f) Large Produce requests (one 58 KB record batch each) in 1448-byte
+ * segments: the first segment of each holds the head and the batch
+ * header, the 39 others only record bytes (continuations).
+ */
+static void bulk(struct conn *c, int frames, struct buf *bp)
+{
+	struct buf b = *bp;
+	size_t off;
+	int i;
+
+	for (i = 0; i < frames; i++) {
+		b.len = 0;
+		produce_v9(&b, c->corr++, 40 * 1448);
+		for (off = 0; off < b.len; off += 1448) {
+			size_t n = b.len - off < 1448 ? b.len - off : 1448;
+
+			run(off ? C_CONT : C_BIGHEAD, &c->t, c->cseq, TCP_PSH, b.p + off, n);
+			c->cseq += n;
+			if (off / 1448 % 2)
+				run(C_ACK, &c->r, c->bseq, 0, NULL, 0);
+		}
+	}
+	*bp = b;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct bpf_insn nop[] = {
@@ -319,11 +456,15 @@ int main(int argc, char **argv)
 	};
 	int npk = 200000, nconn = 8, prounds = 2000, i, k, opt;
 	uint32_t repeat = 100000, ns_ack = 0, ns_other = 0, ns_nop = 0;
-	struct conn *conns, pc, oc;
+	struct conn *conns, pc, oc, bc;
 	struct kt_load_opts lo;
 	struct kt_bpf bpf;
-	uint64_t cnt[KT_C_MAX];
-	double floor, mix_raw, mix_net;
+	uint64_t cnt[KT_C_MAX], cnt0[KT_C_MAX];
+	double floor, mix_raw, mix_net, bmix;
+	static const enum cls mixc[] = { C_REQ, C_ACK, C_RESP }, bmixc[] = { C_BREQ, C_BACK, C_BRESP };
+	static const double mixw[] = { 0.45, 0.45, 0.10 };
+	uint64_t warm_bytes = 0, backlog = 0;
+	int warm_rounds = 0;
 	bool header_only = false;
 	struct buf b = {};
 	uint8_t *f;
@@ -355,7 +496,7 @@ usage:
 	kt_load_opts_init(&lo);
 	lo.ports[0] = BROKER_PORT;
 	lo.n_ports = 1;
-	lo.ringbuf_bytes = 64 << 20;
+	/* The ring buffer stays at kafkatap's default size. */
 	/*
 	 * The capture policy kafkatap's commands load (STRUCTURE for Produce
 	 * requests and Fetch responses, FULL for the APIs the observer decodes),
@@ -375,44 +516,42 @@ usage:
 		return 1;
 	}
 
-	/*
-	 * The stream: round robin over the connections, each round a request,
-	 * the broker's ACK, the response, the client's ACK, and one segment of
-	 * another TCP flow (not a broker port). Then one connection pipelines
-	 * 25 small requests per segment, answered by 25 responses per segment.
-	 */
 	for (i = 0; i < nconn; i++)
 		conn_open(&conns[i], i, BROKER_PORT);
+	conn_open(&pc, nconn, BROKER_PORT);
 	oc.t = tuple4("10.0.0.1", 50000, "10.0.0.9", OTHER_PORT);
 	oc.cseq = 12345;
-	for (i = 0; i < npk / 5; i++) {
-		struct conn *c = &conns[i % nconn];
-
-		b.len = 0;
-		produce_v9(&b, c->corr, 300);
-		send_seg(C_REQ, &c->t, &c->cseq, &b);
-		send_seg(C_ACK, &c->r, &c->bseq, NULL);
-		b.len = 0;
-		response(&b, c->corr++, 60);
-		send_seg(C_RESP, &c->r, &c->bseq, &b);
-		send_seg(C_ACK, &c->t, &c->cseq, NULL);
-		b.len = 0;
-		produce_v9(&b, i, 200);		/* Kafka-looking, wrong port */
-		send_seg(C_OTHER, &oc.t, &oc.cseq, &b);
-	}
-	conn_open(&pc, nconn, BROKER_PORT);
-	for (i = 0; i < prounds; i++) {
-		b.len = 0;
-		for (k = 0; k < PIPE_FRAMES; k++)
-			produce_v3_small(&b, pc.corr + k);
-		send_seg(C_PREQ, &pc.t, &pc.cseq, &b);
-		send_seg(C_ACK, &pc.r, &pc.bseq, NULL);
-		b.len = 0;
-		for (k = 0; k < PIPE_FRAMES; k++)
-			response(&b, pc.corr++, 49);
-		send_seg(C_PRESP, &pc.r, &pc.bseq, &b);
-		send_seg(C_ACK, &pc.t, &pc.cseq, NULL);
-	}
+	/* Warm-up: the stream, unmeasured, until the ring has wrapped twice. */
+	measuring = false;
+	for (k = 0; rec_bytes < 2 * (uint64_t)lo.ringbuf_bytes && k < 100; k++)
+		stream(conns, nconn, &pc, &oc, npk, prounds, &b, C_REQ, C_RESP, C_ACK, true);
+	ring_buffer__consume(rb);
+	warm_rounds = k;
+	warm_bytes = rec_bytes;
+	measuring = true;
+	fed = 0;
+	kt_bpf_counters(&bpf, cnt0);
+	stream(conns, nconn, &pc, &oc, npk, prounds, &b, C_REQ, C_RESP, C_ACK, true);
+	ring_buffer__consume(rb);
+	kt_bpf_counters(&bpf, cnt);
+	for (i = 0; i < KT_C_MAX; i++)
+		cnt[i] -= cnt0[i];
+	conn_open(&bc, nconn + 1, BROKER_PORT);
+	bulk(&bc, 200, &b);
+	ring_buffer__consume(rb);
+	/*
+	 * The agent falls behind: nothing is consumed while the mix runs on
+	 * until the ring holds more than the wakeup threshold, then measured.
+	 */
+	consuming = false;
+	measuring = false;
+	while (ring_waiting(kt_bpf_ringbuf_fd(&bpf)) <= lo.ringbuf_bytes / 8 + (64 << 10))
+		stream(conns, nconn, &pc, &oc, 5000, 0, &b, C_REQ, C_RESP, C_ACK, false);
+	measuring = true;
+	stream(conns, nconn, &pc, &oc, npk / 10 < 20000 ? npk / 10 : 20000, 0, &b,
+	       C_BREQ, C_BRESP, C_BACK, false);
+	backlog = ring_waiting(kt_bpf_ringbuf_fd(&bpf));
+	consuming = true;
 	ring_buffer__consume(rb);
 
 	stats_set(false);
@@ -433,13 +572,13 @@ usage:
 	kt_feed_bench(&bpf, f, len, repeat, &ns_other);
 	free(f);
 	ring_buffer__consume(rb);
-	kt_bpf_counters(&bpf, cnt);
 
 	for (i = 0; i < C_N; i++)
 		summarize(&ser[i]);
 	floor = ser[C_NOP].mean;
 	mix_raw = 0.45 * ser[C_REQ].mean + 0.45 * ser[C_ACK].mean + 0.10 * ser[C_RESP].mean;
 	mix_net = mix_raw - floor;
+	bmix = 0.45 * ser[C_BREQ].mean + 0.45 * ser[C_BACK].mean + 0.10 * ser[C_BRESP].mean;
 
 	printf("bpfbench: kafkatap_tc under BPF_PROG_TEST_RUN, repeat=1, each packet once, "
 	       "capture policy: %s\n", header_only ? "HEADER for every API" :
@@ -448,8 +587,17 @@ usage:
 	       "mean ns", "p50", "p99", "net ns");
 	for (i = 0; i < C_N; i++)
 		report(ser, i, floor);
-	printf("  mix 45%% req + 45%% ack + 10%% resp: %.1f ns/packet raw, %.1f net of the floor\n",
-	       mix_raw, mix_net);
+	printf("  ring buffer %u bytes, warmed first: %d pass(es) of the stream, %llu record "
+	       "bytes (the ring wrapped %.1f times); bpf stats off\n", lo.ringbuf_bytes,
+	       warm_rounds, (unsigned long long)warm_bytes, (double)warm_bytes / lo.ringbuf_bytes);
+	printf("  mix 45%% req + 45%% ack + 10%% resp: %.1f ns/packet raw, %.1f net of the floor; "
+	       "p50 %u, p99 %u (raw)\n", mix_raw, mix_net, mix_quantile(mixc, mixw, 3, 0.5),
+	       mix_quantile(mixc, mixw, 3, 0.99));
+	printf("  the same mix with the agent behind (%llu bytes waiting, threshold %u): %.1f "
+	       "ns/packet raw, p50 %u, p99 %u; %.2fx the mix\n", (unsigned long long)backlog,
+	       lo.ringbuf_bytes / 8, bmix, mix_quantile(bmixc, mixw, 3, 0.5),
+	       mix_quantile(bmixc, mixw, 3, 0.99), bmix / mix_raw);
+	printf("  continuation segment of a large frame: %.1f ns net\n", ser[C_CONT].mean - floor);
 	printf("  pipelined: %.1f ns/frame (requests), %.1f ns/frame (responses), net\n",
 	       (ser[C_PREQ].mean - floor) / PIPE_FRAMES, (ser[C_PRESP].mean - floor) / PIPE_FRAMES);
 	printf("  kt_feed_bench repeat=%u: ack %u ns, other port %u ns, no-op %u ns\n",
@@ -496,6 +644,13 @@ usage:
 	printf("bpfbench.policy=%s\n", header_only ? "header" : "default");
 	printf("bpfbench.floor=%.1f\nbpfbench.mix.raw=%.1f\nbpfbench.mix.net=%.1f\n",
 	       floor, mix_raw, mix_net);
+	printf("bpfbench.cont.net=%.1f\n", ser[C_CONT].mean - floor);
+	printf("bpfbench.mix.p50=%u\nbpfbench.mix.p99=%u\n", mix_quantile(mixc, mixw, 3, 0.5),
+	       mix_quantile(mixc, mixw, 3, 0.99));
+	printf("bpfbench.backlog.mix=%.1f\nbpfbench.backlog.p99=%u\nbpfbench.backlog.bytes=%llu\n"
+	       "bpfbench.ring_bytes=%u\nbpfbench.warm_bytes=%llu\n", bmix,
+	       mix_quantile(bmixc, mixw, 3, 0.99), (unsigned long long)backlog, lo.ringbuf_bytes,
+	       (unsigned long long)warm_bytes);
 	printf("bpfbench.pipe.req_per_frame=%.1f\nbpfbench.pipe.resp_per_frame=%.1f\n",
 	       (ser[C_PREQ].mean - floor) / PIPE_FRAMES, (ser[C_PRESP].mean - floor) / PIPE_FRAMES);
 	printf("bpfbench.feed.ack=%u\nbpfbench.feed.other=%u\nbpfbench.feed.nop=%u\n",

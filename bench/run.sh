@@ -4,13 +4,19 @@
 # kafkatap benchmarks (`make bench` or bench/run.sh; see bench/README.md).
 #
 #  kernel    bpfbench: kernel ns per packet of the TC program under
-#            BPF_PROG_TEST_RUN on a realistic stream, each packet run once:
-#            kafkatap's default capture policy, bpf stats off and on in
-#            alternate blocks of one run; HEADER-only capture, stats off.
-#  live      framegen (fake broker + pipelined clients) at 50K and 100K
-#            frames/s, `kafkatap trace -i lo` beside it: frames reported vs
-#            sent, lost records, agent CPU per frame, kernel ns per packet
-#            (kernel.bpf_stats_enabled=1).
+#            BPF_PROG_TEST_RUN on a realistic stream, each packet run once,
+#            the ring buffer warmed (wrapped) first: kafkatap's default
+#            capture policy, bpf stats off and on in alternate blocks of one
+#            run; the same mix with the agent behind (ring past the wakeup
+#            threshold); HEADER-only capture, stats off. brokermix: ns per
+#            KB of broker-like traffic (64 KiB Produce requests, 1 MiB Fetch
+#            responses) on real skbs, as GSO super-packets and as 1448-byte
+#            segments.
+#  live      framegen (fake broker + pipelined clients) at 1K, 10K and 100K
+#            frames/s, `kafkatap trace -i lo` beside it, and `kafkatap
+#            serve` at the last rate: frames reported vs sent, lost records,
+#            agent CPU per frame, kernel ns per packet
+#            (kernel.bpf_stats_enabled=1), kernel + agent per Kafka frame.
 #  exporter  /metrics with ~10K series: scrape wall time, CPU and size, text
 #            and OpenMetrics; agent CPU per frame with the exporter on
 #            (`kafkatap serve`) vs off (bench/agentbench.c), same load.
@@ -30,7 +36,7 @@
 # 0 unless the benchmark could not run at all (not root, build failure).
 #
 # Environment: BENCH_ONLY (parts to run, default all: "kernel live exporter
-# deep producer tshark conns"), BENCH_RATES ("50000 100000"), BENCH_SECONDS
+# deep producer tshark conns"), BENCH_RATES ("1000 10000 100000"), BENCH_SECONDS
 # (10), BENCH_PORT (19092), BENCH_LISTEN_PORT (19977), BENCH_PACKETS
 # (200000), BENCH_CONNS (8), BENCH_CMP_RATE (50000), BENCH_CMP_SECONDS (8),
 # BENCH_EXP_SECONDS (6, each of the 4 exporter on/off runs),
@@ -47,7 +53,7 @@ OUT=.output/bench
 RES=bench/results
 PORT=${BENCH_PORT:-19092}
 LPORT=${BENCH_LISTEN_PORT:-19977}
-RATES=${BENCH_RATES:-"50000 100000"}
+RATES=${BENCH_RATES:-"1000 10000 100000"}
 SECS=${BENCH_SECONDS:-10}
 PACKETS=${BENCH_PACKETS:-200000}
 CONNS=${BENCH_CONNS:-8}
@@ -151,6 +157,7 @@ find .output/user -name '*.o' ! -name main.o -print0 | xargs -0 ar rcs "$OUT/lib
 # shellcheck disable=SC2086
 cc $CFLAGS bench/bpfbench.c "$OUT/libkt.a" $LIBS -o "$OUT/bpfbench" &&
 	cc $CFLAGS bench/agentbench.c "$OUT/libkt.a" $LIBS -o "$OUT/agentbench" &&
+	cc $CFLAGS bench/brokermix.c "$OUT/libkt.a" $LIBS -o "$OUT/brokermix" &&
 	cc $CFLAGS bench/framegen.c -lpthread -o "$OUT/framegen" || {
 	say "building bench/ failed"
 	exit 1
@@ -208,6 +215,9 @@ median() {	# median N...
 			else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_ns() {	# CPU time of every thread of PID, ns (schedstat: finer than ticks)
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'
+}
 vm_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 mb() { awk -v a="$1" "$AWKNUM"' BEGIN { if (ok(a)) printf "%.1f", a / 1024; else print "n/a" }'; }
 bpf_map_rss_kb() {	# Rss of PID's BPF map mappings (the ring buffer), kB
@@ -277,7 +287,7 @@ kt_start() {
 # MEASURE_PERF=1: perf record kafkatap meanwhile. MEASURE_SCRAPE=1: scrape
 # /metrics every second meanwhile.
 kt_measure() {
-	local n=$1 rt0 rc0 rt1 rc1 c0 c1 fg k ticks
+	local n=$1 rt0 rc0 rt1 rc1 c0 c1 sn0 sn1 fg k ticks
 	shift
 	stats_on
 	read -r rt0 rc0 <<< "$(prog_stat "$KT_PROG")"
@@ -285,6 +295,7 @@ kt_measure() {
 	R[$n.others]=$(( $(bpftool net show dev lo 2>/dev/null | grep -c 'prog_id') - \
 		$(bpftool net show dev lo 2>/dev/null | grep -c "prog_id $KT_PROG") ))
 	c0=$(cpu_ticks "$KT_PID")
+	sn0=$(cpu_ns "$KT_PID")
 	if [ "${MEASURE_PERF:-0}" = 1 ]; then
 		perf record -q -F 999 -g -p "$KT_PID" -o "$RES/perf.data" > /dev/null 2>&1 &
 		PERF_PID=$!
@@ -299,6 +310,7 @@ kt_measure() {
 	FG_PID=
 	sleep 0.5	# the agent drains what is left in the ring buffer
 	c1=$(cpu_ticks "$KT_PID")
+	sn1=$(cpu_ns "$KT_PID")
 	read -r rt1 rc1 <<< "$(prog_stat "$KT_PROG")"
 	R[$n.hwm]=$(vm_kb "$KT_PID" VmHWM)
 	stats_restore
@@ -349,6 +361,9 @@ kt_measure() {
 	R[$n.ns_pkt]=$(div "$((rt1 - rt0))" "$((rc1 - rc0))")
 	R[$n.ns_frame]=$(div "$((rt1 - rt0))" "$(( ${R[$n.req]:-0} + ${R[$n.resp]:-0} ))")
 	R[$n.ns_req]=$(div "$((rt1 - rt0))" "${R[$n.req]}")
+	# Agent CPU from schedstat (ns), and kernel + agent per Kafka frame.
+	R[$n.cpu_ns_frame]=$(div "$((sn1 - sn0))" "$(( ${R[$n.req]:-0} + ${R[$n.resp]:-0} ))")
+	R[$n.total_ns_frame]=$(div "$((sn1 - sn0 + rt1 - rt0))" "$(( ${R[$n.req]:-0} + ${R[$n.resp]:-0} ))")
 	R[$n.ok]=1
 	return 0
 }
@@ -378,6 +393,15 @@ if want kernel; then
 	bpfbench_run "$B" -P default -S && B_OK=1
 	say "bpfbench: HEADER capture for every API, bpf stats off ..."
 	bpfbench_run "$BH" -P header && BH_OK=1
+	say "brokermix: 64 KiB Produce requests and 1 MiB Fetch responses through a veth's TC hook ..."
+	BM=$RES/brokermix.txt
+	BM_OK=''
+	if "$OUT/brokermix" > "$BM" 2> "$RES/brokermix.err"; then
+		grep -v '^brokermix\.' "$BM" >&2
+		BM_OK=1
+	else
+		say "brokermix failed: $(tail -2 "$RES/brokermix.err")"
+	fi
 fi
 
 # --- live on lo ------------------------------------------------------------
@@ -389,6 +413,12 @@ if want live; then
 		[ "$PERF" = 1 ] && [ "$r" = "${RATES##* }" ] && MEASURE_PERF=1
 		MEASURE_PERF=$MEASURE_PERF kt_measure "live-$r" -r "$r" -s "$SECS" -c "$CONNS"
 	done
+	# serve (the exporter's pipeline, scraped) at the last rate.
+	r=${RATES##* }
+	if kt_start "live-serve-$r" /dev/null "${SERVE[@]}"; then
+		say "live: $r frames/s for $SECS s, kafkatap serve scraped every second ..."
+		MEASURE_SCRAPE=1 kt_measure "live-serve-$r" -r "$r" -s "$SECS" -c "$CONNS"
+	fi
 	# The same load at the last rate with HEADER-only capture: does the
 	# generator keep up when kafkatap does not walk the frames?
 	if [ "$LIVE_HEADER" = 1 ]; then
@@ -862,6 +892,73 @@ if want deep; then
 		row "lost records STRUCTURE / HEADER" "${R[$s.rbfull]}/${R[$h.rbfull]}" "0"
 	done
 fi
+
+# Issue 10: the kernel hot path, before (bench/issue10-before.txt, the
+# same figures measured on the code before the issue) and now.
+I10=$RES/issue10.txt
+: > "$I10"
+i10() {	# i10 KEY VALUE: a figure of this run, for the table and the file
+	[ -n "$2" ] && echo "$1=$2" >> "$I10"
+}
+if [ -n "$B_OK" ]; then
+	FLOOR=$(kv "$B" bpfbench.floor)
+	i10 mix "$(kv "$B" bpfbench.mix.net)"
+	i10 mix_p99 "$(sub "$(kv "$B" bpfbench.mix.p99)" "$FLOOR")"
+	i10 ack "$(sub "$(kv "$B" bpfbench.ack.mean)" "$FLOOR")"
+	i10 other "$(sub "$(kv "$B" bpfbench.other_port.mean)" "$FLOOR")"
+	i10 request "$(sub "$(kv "$B" bpfbench.request.mean)" "$FLOOR")"
+	i10 response "$(sub "$(kv "$B" bpfbench.response.mean)" "$FLOOR")"
+	i10 cont "$(kv "$B" bpfbench.cont.net)"
+	i10 pipe_frame "$(kv "$B" bpfbench.pipe.req_per_frame)"
+	i10 backlog_ratio "$(ratio "$(kv "$B" bpfbench.backlog.mix)" "$(kv "$B" bpfbench.mix.raw)")"
+fi
+if [ -n "${BM_OK:-}" ]; then
+	i10 gro_kb "$(kv "$BM" brokermix.gro.ns_per_kb)"
+	i10 seg_kb "$(kv "$BM" brokermix.seg.ns_per_kb)"
+fi
+for r in $RATES; do
+	ok "live-$r" && i10 "agent_$r" "${R[live-$r.cpu_ns_frame]}"
+done
+if ok "live-$LAST"; then
+	i10 trace_total "${R[live-$LAST.total_ns_frame]}"
+	i10 trace_lost "${R[live-$LAST.rbfull]}"
+fi
+if ok "live-serve-$LAST"; then
+	i10 serve_total "${R[live-serve-$LAST.total_ns_frame]}"
+	i10 serve_lost "${R[live-serve-$LAST.rbfull]}"
+fi
+BEFORE=bench/issue10-before.txt
+b10() { kv "$BEFORE" "$1"; }
+n10() { kv "$I10" "$1"; }
+row10() {	# row10 TITLE KEY TARGET: before, now, target
+	local now
+	now=$(n10 "$2")
+	printf '  %-58s %10s %10s %9s %9s\n' "$1" "$(b10 "$2")" "${now:-n/a}" "${3:-}" \
+		"$([ -n "${3:-}" ] && ratio "${now:-n/a}" "${3#<= }")"
+	if [ -n "${3:-}" ] && [ -n "$now" ] && gt "$now" "${3#<= }"; then
+		MISSED+=("issue 10: $1: $now, target $3 ($(ratio "$now" "${3#<= }") the target)")
+	fi
+}
+sec "issue 10: the kernel hot path, before (code before the issue: $(b10 commit)) and now; stats off unless said"
+printf '  %-58s %10s %10s %9s %9s\n' "figure" "before" "now" "target" "/ target"
+row10 "kernel mix, ns/packet mean (test run, default capture)" mix "<= 100"
+row10 "  p99, ns" mix_p99
+row10 "  Produce v9 request ~350 B, ns" request
+row10 "  response ~110 B, ns" response
+row10 "pure ACK on a broker port, ns" ack "<= 15"
+row10 "segment on another port, ns" other "<= 15"
+row10 "continuation segment of a large frame, ns" cont "<= 30"
+row10 "pipelined frame (25 per segment), ns/frame" pipe_frame "<= 40"
+row10 "mix with the agent behind / mix (wakeup cliff: 1 = none)" backlog_ratio
+row10 "broker mix, GSO super-packets, ns/KB (stats on, net)" gro_kb "<= 5"
+row10 "broker mix, 1448-byte segments, ns/KB (stats on, net)" seg_kb "<= 40"
+row10 "live $LAST/s pipelined: kernel + agent ns/frame, serve" serve_total "<= 300"
+row10 "live $LAST/s pipelined: kernel + agent ns/frame, trace json" trace_total "<= 600"
+row10 "live $LAST/s: lost records, trace / serve" trace_lost "<= 0"
+row10 "  serve" serve_lost "<= 0"
+for r in $RATES; do
+	row10 "agent CPU ns/frame at $r frames/s (trace json)" "agent_$r"
+done
 
 # Issue 5: every target in one place.
 sec "targets (issue 5)"
