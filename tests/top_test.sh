@@ -53,7 +53,7 @@ cat >"$T/model_test.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "top_model.h"
+#include "out/top_model.h"
 
 static int fails;
 #define CHECK(c, ...) do { if (!(c)) { fails++; printf("FAIL model: " __VA_ARGS__); \
@@ -158,7 +158,7 @@ int main(void)
 }
 EOF
 cc -std=gnu11 -D_GNU_SOURCE -Wall -Iinclude -Iuser -o "$T/model_test" "$T/model_test.c" \
-	"$OBJ/top_model.o" "$OBJ/util.o" -lm 2>"$T/stderr.cc" || fail "model test does not build"
+	"$OBJ/out/top_model.o" "$OBJ/lib/util.o" -lm 2>"$T/stderr.cc" || fail "model test does not build"
 "$T/model_test" || fail "model test"
 ok "model: quantiles within 2.5%, rows, rates, views, sorting, aging"
 
