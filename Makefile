@@ -69,8 +69,8 @@ $(OUTPUT)/user/%.o: user/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# Only the loader includes the skeleton (and bpf_test, which reads a map).
-$(OUTPUT)/user/kernel/loader.o $(OUTPUT)/tests/bpf_test: $(SKEL)
+# Only the loader includes the skeleton.
+$(OUTPUT)/user/kernel/loader.o: $(SKEL)
 
 $(OUTPUT)/codec-enc/%.o: user/%.c
 	$(call msg,CC,$@)

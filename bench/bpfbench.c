@@ -459,7 +459,7 @@ int main(int argc, char **argv)
 	struct conn *conns, pc, oc, bc;
 	struct kt_load_opts lo;
 	struct kt_bpf bpf;
-	uint64_t cnt[KT_C_MAX], cnt0[KT_C_MAX];
+	uint64_t cnt[KT_C_MAX], cnt0[KT_C_MAX], cnt1[KT_C_MAX], bulk_fast;
 	double floor, mix_raw, mix_net, bmix;
 	static const enum cls mixc[] = { C_REQ, C_ACK, C_RESP }, bmixc[] = { C_BREQ, C_BACK, C_BRESP };
 	static const double mixw[] = { 0.45, 0.45, 0.10 };
@@ -537,8 +537,11 @@ usage:
 	for (i = 0; i < KT_C_MAX; i++)
 		cnt[i] -= cnt0[i];
 	conn_open(&bc, nconn + 1, BROKER_PORT);
+	kt_bpf_counters(&bpf, cnt0);
 	bulk(&bc, 200, &b);
 	ring_buffer__consume(rb);
+	kt_bpf_counters(&bpf, cnt1);
+	bulk_fast = cnt1[KT_C_FAST] - cnt0[KT_C_FAST];
 	/*
 	 * The agent falls behind: nothing is consumed while the mix runs on
 	 * until the ring holds more than the wakeup threshold, then measured.
@@ -597,15 +600,18 @@ usage:
 	       "ns/packet raw, p50 %u, p99 %u; %.2fx the mix\n", (unsigned long long)backlog,
 	       lo.ringbuf_bytes / 8, bmix, mix_quantile(bmixc, mixw, 3, 0.5),
 	       mix_quantile(bmixc, mixw, 3, 0.99), bmix / mix_raw);
-	printf("  continuation segment of a large frame: %.1f ns net\n", ser[C_CONT].mean - floor);
+	printf("  continuation segment of a large frame: %.1f ns net (%llu of %zu continuations "
+	       "took the fast path)\n", ser[C_CONT].mean - floor, (unsigned long long)bulk_fast,
+	       ser[C_CONT].n);
 	printf("  pipelined: %.1f ns/frame (requests), %.1f ns/frame (responses), net\n",
 	       (ser[C_PREQ].mean - floor) / PIPE_FRAMES, (ser[C_PRESP].mean - floor) / PIPE_FRAMES);
 	printf("  kt_feed_bench repeat=%u: ack %u ns, other port %u ns, no-op %u ns\n",
 	       repeat, ns_ack, ns_other, ns_nop);
-	printf("  kernel counters: requests=%llu responses=%llu gaps=%llu retransmits=%llu "
+	printf("  kernel counters: fast=%llu requests=%llu responses=%llu gaps=%llu retransmits=%llu "
 	       "ringbuf_full=%llu responses_unmatched=%llu structure_batch_headers=%llu "
 	       "structure_walks_failed=%llu; records read %llu+%llu; test-run errors %llu\n",
-	       (unsigned long long)cnt[KT_C_REQUESTS], (unsigned long long)cnt[KT_C_RESPONSES],
+	       (unsigned long long)cnt[KT_C_FAST], (unsigned long long)cnt[KT_C_REQUESTS],
+	       (unsigned long long)cnt[KT_C_RESPONSES],
 	       (unsigned long long)cnt[KT_C_GAPS], (unsigned long long)cnt[KT_C_RETRANS],
 	       (unsigned long long)cnt[KT_C_RB_FAIL], (unsigned long long)cnt[KT_C_RESP_UNMATCHED],
 	       (unsigned long long)cnt[KT_C_WALK_BATCHES], (unsigned long long)cnt[KT_C_WALK_FAILED],

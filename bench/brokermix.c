@@ -231,7 +231,7 @@ static void prog_stat(int fd, uint64_t *ns, uint64_t *cnt)
 
 struct result {
 	double kt_ns, nop_ns, net_ns, ns_per_kb;
-	uint64_t packets, kafka_bytes, requests, responses, batches, walk_failed, rbfull;
+	uint64_t packets, kafka_bytes, requests, responses, batches, walk_failed, rbfull, fast, acks;
 	uint64_t records;
 };
 
@@ -298,6 +298,8 @@ static void run_variant(const char *name, size_t piece, int rounds, int nop_fd,
 	r->batches = c1[KT_C_WALK_BATCHES] - c0[KT_C_WALK_BATCHES];
 	r->walk_failed = c1[KT_C_WALK_FAILED] - c0[KT_C_WALK_FAILED];
 	r->rbfull = c1[KT_C_RB_FAIL] - c0[KT_C_RB_FAIL];
+	r->fast = c1[KT_C_FAST] - c0[KT_C_FAST];
+	r->acks = ty.acks;
 	r->records = records;
 	/* (a stray IPv6 router solicitation of the new veth may run it once more) */
 	if (kc1 - kc0 > ty.packets + 4 || kc1 - kc0 < ty.packets)
@@ -375,6 +377,9 @@ int main(int argc, char **argv)
 	printf("  %-26s %9llu %11.0f %9.1f %9.1f %9.1f %10.2f\n", "1448-byte segments",
 	       (unsigned long long)seg.packets, seg.kafka_bytes / 1024.0, seg.kt_ns, seg.nop_ns,
 	       seg.net_ns, seg.ns_per_kb);
+	printf("  packets: %llu and %llu pure ACKs, %llu and %llu taken by the fast path\n",
+	       (unsigned long long)gro.acks, (unsigned long long)seg.acks,
+	       (unsigned long long)gro.fast, (unsigned long long)seg.fast);
 	printf("  frames reported (req+resp): %llu and %llu (expected %d each); batch headers "
 	       "kept %llu and %llu (expected %d); walk failures %llu, %llu; ring full %llu, %llu\n",
 	       (unsigned long long)(gro.requests + gro.responses),

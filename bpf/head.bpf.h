@@ -2,15 +2,20 @@
 /*
  * Parsing of a Kafka frame head: the size field and the request or response
  * header, plus the acks of a Produce request. The head is first assembled
- * into the per-CPU scratch buffer (from the carry map and the skb), so the
- * parser reads one flat buffer whatever the segmentation was.
+ * into the per-CPU scratch area (from the carry map and the packet), at
+ * offset KT_HOFF, so the parser reads one flat buffer whatever the
+ * segmentation was: fixed fields at constant offsets, one load each.
  */
 #ifndef KAFKATAP_HEAD_BPF_H
 #define KAFKATAP_HEAD_BPF_H
 
-#include "maps.bpf.h"
+#include <stdbool.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "kafkatap.h"
+#include "types.bpf.h"
 
-#define HEAD_MASK (2 * KT_HEAD_MAX - 1)
+#define HEAD_MASK	(2 * KT_HEAD_MAX - 1)
 
 enum head_result {
 	HEAD_OK = 0,
@@ -33,21 +38,21 @@ struct head {
 /* Loaded before the program by the agent, from the Kafka specs. */
 const volatile struct kt_api_range api_ranges[KT_API_MAX] = {};
 
+/* Frame bytes at a variable offset: masked, the verifier's bound. */
 static __always_inline __u32 rd8(const __u8 *h, __u32 off)
 {
-	barrier_var(off);	/* keep the mask: it is the verifier's bound */
-	return h[off & HEAD_MASK];
+	barrier_var(off);
+	return h[(KT_HOFF + off) & HEAD_MASK];
 }
 
-static __always_inline __u32 rd16(const __u8 *h, __u32 off)
+static __always_inline __u32 rd16v(const __u8 *h, __u32 off)
 {
 	return rd8(h, off) << 8 | rd8(h, off + 1);
 }
 
-static __always_inline __u32 rd32(const __u8 *h, __u32 off)
-{
-	return rd16(h, off) << 16 | rd16(h, off + 2);
-}
+/* Frame bytes at constant offsets: one (unaligned) load each. */
+#define RD16(h, off) bpf_ntohs(*(const __u16 *)((h) + KT_HOFF + (off)))
+#define RD32(h, off) bpf_ntohl(*(const __u32 *)((h) + KT_HOFF + (off)))
 
 /*
  * Produce acks: after the header's client_id come tagged fields (flexible
@@ -58,7 +63,7 @@ static __always_inline __u32 rd32(const __u8 *h, __u32 off)
 static __always_inline void parse_acks(const __u8 *h, __u32 n, struct head *hd,
 				       bool flexible)
 {
-	__u32 pos = 14 + (hd->client_id_len > 0 ? hd->client_id_len : 0);
+	__u32 pos = KT_OFF_CLIENT_ID + (hd->client_id_len > 0 ? hd->client_id_len : 0);
 	__u32 b, len;
 
 	if (flexible) {
@@ -85,7 +90,7 @@ static __always_inline void parse_acks(const __u8 *h, __u32 n, struct head *hd,
 		} else {
 			if (pos + 2 > n)
 				return;
-			len = rd16(h, pos);
+			len = rd16v(h, pos);
 			pos += 2;
 			if (len != 0xffff)
 				pos += len;
@@ -93,21 +98,31 @@ static __always_inline void parse_acks(const __u8 *h, __u32 n, struct head *hd,
 	}
 	if (pos > KT_HEAD_MAX || pos + 2 > n)
 		return;
-	hd->acks = (__s16)rd16(h, pos);
+	hd->acks = (__s16)rd16v(h, pos);
 	hd->flags |= KT_FF_ACKS_KNOWN;
 }
 
-static __always_inline bool printable(const __u8 *h, __u32 off, __u32 len)
+/* Printable ASCII, eight bytes at a time (the client_id is 8-aligned). */
+static __always_inline bool printable(const __u8 *h, __u32 len)
 {
+	const __u64 *w = (const __u64 *)(h + KT_HOFF + KT_OFF_CLIENT_ID);
 	int i;
 
-	for (i = 0; i < KT_CLIENT_ID_MAX; i++) {
-		__u32 c;
+	if (len > KT_CLIENT_ID_MAX)
+		len = KT_CLIENT_ID_MAX;
+#pragma unroll
+	for (i = 0; i < KT_CLIENT_ID_MAX / 8; i++) {
+		__u64 v, mask = ~0ULL;
 
-		if (i >= len)
+		if (i * 8 >= len)
 			break;
-		c = rd8(h, off + i);
-		if (c < 0x20 || c > 0x7e)
+		if (len - i * 8 < 8)
+			mask = (1ULL << ((len - i * 8) * 8)) - 1;
+		/* Bytes past the end count as 'a'. */
+		v = (w[i] & mask) | (0x6161616161616161ULL & ~mask);
+		/* Any byte below 0x20, or above 0x7e (SWAR: "hasless", "hasmore"). */
+		if (((v - 0x2020202020202020ULL) & ~v & 0x8080808080808080ULL) ||
+		    (((v + 0x0101010101010101ULL) | v) & 0x8080808080808080ULL))
 			return false;
 	}
 	return true;
@@ -121,13 +136,13 @@ static __always_inline bool printable(const __u8 *h, __u32 off, __u32 len)
 static __always_inline int parse_req_head(const __u8 *h, __u32 n,
 					  struct head *hd, bool strict)
 {
-	__u32 need, size, cid_max;
+	__u32 need, size;
 	const volatile struct kt_api_range *r;
 	__s32 cid;
 
 	if (n < 4)
 		return HEAD_NEED_MORE;
-	size = rd32(h, 0);
+	size = RD32(h, 0);
 	hd->size = size;
 	if (size < 8 || size > (strict ? KT_RESYNC_MAX_SIZE : KT_MAX_FRAME_SIZE)) {
 		hd->bad_counter = KT_C_MAL_SIZE;
@@ -136,9 +151,9 @@ static __always_inline int parse_req_head(const __u8 *h, __u32 n,
 	need = size + 4 < KT_HEAD_MAX ? size + 4 : KT_HEAD_MAX;
 	if (n < need)
 		return HEAD_NEED_MORE;
-	hd->api_key = (__s16)rd16(h, 4);
-	hd->api_version = (__s16)rd16(h, 6);
-	hd->correlation_id = (__s32)rd32(h, 8);
+	hd->api_key = (__s16)RD16(h, KT_OFF_API_KEY);
+	hd->api_version = (__s16)RD16(h, KT_OFF_API_VERSION);
+	hd->correlation_id = (__s32)RD32(h, KT_OFF_REQ_CORR);
 	if (hd->api_key < 0 || hd->api_key >= KT_API_MAX) {
 		hd->bad_counter = KT_C_MAL_API_KEY;
 		return HEAD_BAD;
@@ -162,7 +177,7 @@ static __always_inline int parse_req_head(const __u8 *h, __u32 n,
 		return HEAD_BAD;
 	}
 	/* Request header v0 (no client_id) is ControlledShutdown v0's alone. */
-	if (hd->api_key == 7 && hd->api_version == 0) {
+	if (hd->api_key == KT_API_CONTROLLED_SHUTDOWN && hd->api_version == 0) {
 		hd->client_id_len = -1;
 		return HEAD_OK;
 	}
@@ -170,18 +185,16 @@ static __always_inline int parse_req_head(const __u8 *h, __u32 n,
 		hd->bad_counter = KT_C_MAL_SIZE;
 		return HEAD_BAD;
 	}
-	cid = (__s16)rd16(h, 12);
+	cid = (__s16)RD16(h, KT_OFF_CLIENT_ID_LEN);
 	if (cid < -1 || cid > (__s32)size - 10) {
 		hd->bad_counter = KT_C_MAL_CLIENT_ID;
 		return HEAD_BAD;
 	}
 	hd->client_id_len = cid;
-	if (strict && cid > 0) {
-		cid_max = n - 14 < KT_CLIENT_ID_MAX ? n - 14 : KT_CLIENT_ID_MAX;
-		if (!printable(h, 14, cid < cid_max ? cid : cid_max)) {
-			hd->bad_counter = KT_C_MAL_CLIENT_ID;
-			return HEAD_BAD;
-		}
+	if (strict && cid > 0 &&
+	    !printable(h, cid < (__s32)(n - KT_OFF_CLIENT_ID) ? cid : n - KT_OFF_CLIENT_ID)) {
+		hd->bad_counter = KT_C_MAL_CLIENT_ID;
+		return HEAD_BAD;
 	}
 	if (hd->api_key == KT_API_PRODUCE)
 		parse_acks(h, need, hd, r->flexible_min >= 0 &&
@@ -197,15 +210,15 @@ static __always_inline int parse_resp_head(const __u8 *h, __u32 n,
 
 	if (n < 4)
 		return HEAD_NEED_MORE;
-	size = rd32(h, 0);
+	size = RD32(h, 0);
 	hd->size = size;
 	if (size < 4 || size > (strict ? KT_RESYNC_MAX_SIZE : KT_MAX_FRAME_SIZE)) {
 		hd->bad_counter = KT_C_MAL_SIZE;
 		return HEAD_BAD;
 	}
-	if (n < 8)
+	if (n < KT_RESP_HEAD)
 		return HEAD_NEED_MORE;
-	hd->correlation_id = (__s32)rd32(h, 4);
+	hd->correlation_id = (__s32)RD32(h, KT_OFF_RESP_CORR);
 	hd->api_key = -1;
 	hd->api_version = -1;
 	hd->client_id_len = -1;

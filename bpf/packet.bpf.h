@@ -18,27 +18,13 @@
 #include <linux/tcp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include "types.bpf.h"
 
 #ifndef KT_MAX_IPV6_EXT
 #define KT_MAX_IPV6_EXT 4
 #endif
 
-#define KT_TCP_FIN 0x01
-#define KT_TCP_SYN 0x02
-#define KT_TCP_RST 0x04
 
-struct pkt {
-	__u8	saddr[16];
-	__u8	daddr[16];
-	__u16	sport;		/* host order */
-	__u16	dport;
-	__u8	family;		/* 4 or 6 */
-	__u8	tcp_flags;
-	__u16	_pad;
-	__u32	seq;
-	__u32	payload_off;	/* offset of the TCP payload in the skb */
-	__u32	payload_len;
-};
 
 /*
  * A pointer to len bytes at off: into the packet when linear there, else
@@ -127,6 +113,7 @@ static __always_inline int parse_pkt(struct __sk_buff *skb, __u32 l2_len,
 	__u32 l4, ip_end, doff, end;
 	int err;
 
+	__builtin_memset(pk, 0, sizeof(*pk));
 	if (skb->protocol == bpf_htons(ETH_P_IP))
 		err = parse_ipv4(skb, l2_len, pk, &l4, &ip_end);
 	else if (skb->protocol == bpf_htons(ETH_P_IPV6))

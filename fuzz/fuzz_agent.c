@@ -7,15 +7,18 @@
  * The input is a small program. Four config bytes (expiry, graces, capture
  * cap, table caps: max_pending 8 / max_conns 4 by default, so evictions
  * happen), then ops until the input ends. Each op is one byte, then its
- * operands:
+ * operands; records are built in the kernel's wire format, a connection
+ * announced (KT_EV_CONN) before its first record and after a close, a
+ * request's client_id (KT_EV_CLIENT_ID) before it:
  *
  *   0,1 REQUEST  2 RESPONSE   built from fields (conn, corr, api, flags,
  *                size, capture_len, client_id_len and bytes, frame_seq)
  *   3   DATA     (conn, dir, frame_seq, offset or "next", len, flags,
- *                 bytes; the record may be cut shorter than len says)
+ *                 bytes; the record may be cut shorter than its run says)
  *   4   CLOSE or GAP          5  kt_agent_tick() after a time step
  *   6   a raw record: 2-byte length, then that many bytes as is
- *   7   a frame record with a bad version, bad type or cut length
+ *   7   a frame record with a bad version, bad type, cut length or runs
+ *       that are not there
  *
  * Every record is copied into a malloc'ed buffer of exactly its length so
  * that AddressSanitizer sees any read past it. The exchange callback reads
@@ -80,6 +83,8 @@ struct state {
 	uint64_t exchanges;
 	uint64_t opened, closed;
 	struct kt_conn conns[NCONN];
+	bool announced[NCONN];
+	uint32_t ifindex[NCONN];
 	uint32_t next_off[NCONN][2];	/* DATA "next" offsets, per conn and dir */
 	uint32_t last_seq[NCONN][2];	/* frame_seq of the last frame record */
 	volatile uint8_t sink;
@@ -157,54 +162,90 @@ static void step_time(struct state *s, struct in *in)
 	s->now += d < 0xf0 ? (uint64_t)d * 100000 : (uint64_t)(d - 0xef) * 1000000000ULL;
 }
 
-static void hdr(struct state *s, struct in *in, struct kt_ev_hdr *h, uint8_t type,
-		int *ci, uint8_t *dir, bool *use_hdr_ts)
+static uint64_t conn_id(int ci)
+{
+	return 0x100 + (uint64_t)ci;
+}
+
+/* The connection's KT_EV_CONN, when not announced (or asked again). */
+static void announce(struct state *s, int ci, uint32_t ifindex, bool again)
+{
+	struct kt_rec_conn r;
+
+	if (s->announced[ci] && !again && ifindex == s->ifindex[ci])
+		return;
+	memset(&r, 0, sizeof(r));
+	r.type = KT_EV_CONN;
+	r.version = KT_FORMAT_VERSION;
+	r.ifindex = ifindex;
+	r.conn_id = conn_id(ci);
+	r.conn = s->conns[ci];
+	feed(s, &r, sizeof(r), true);
+	s->announced[ci] = true;
+	s->ifindex[ci] = ifindex;
+}
+
+/* The operand byte every record starts with: connection, direction, time. */
+static void who(struct state *s, struct in *in, int *ci, uint8_t *dir, bool *use_hdr_ts)
 {
 	uint8_t b = u8(in);
 
 	*ci = (b & 7) % NCONN;
 	*dir = b >> 7;
 	*use_hdr_ts = b & 0x40;
-	h->type = type;
-	h->version = KT_FORMAT_VERSION;
-	h->dir = *dir;
-	h->ifindex = b & 0x38;
-	h->ts_ns = s->now;
-	h->conn = s->conns[*ci];
+	announce(s, *ci, b & 0x38, false);
 }
 
 static void op_frame(struct state *s, struct in *in, uint8_t type, uint8_t variant)
 {
-	struct kt_ev_frame ev;
-	size_t len = sizeof(ev);
+	struct kt_rec_client_id cr;
+	struct {
+		struct kt_rec_frame fr;
+		struct kt_run run;
+		uint8_t data[64];
+	} ev;
+	size_t len = sizeof(ev.fr);
 	uint8_t dir, b, cl;
 	bool hts;
 	int ci;
 	int16_t cid;
 
 	memset(&ev, 0, sizeof(ev));
-	hdr(s, in, &ev.h, type, &ci, &dir, &hts);
-	ev.h.dir = type == KT_EV_RESPONSE ? KT_DIR_RESP : KT_DIR_REQ;
-	dir = ev.h.dir;
+	memset(&cr, 0, sizeof(cr));
+	who(s, in, &ci, &dir, &hts);
+	ev.fr.type = type;
+	ev.fr.version = KT_FORMAT_VERSION;
+	ev.fr.conn_id = conn_id(ci);
+	ev.fr.ts_ns = s->now;
+	dir = type == KT_EV_RESPONSE ? KT_DIR_RESP : KT_DIR_REQ;
 	b = u8(in);
-	ev.correlation_id = b & 0x80 ? (int32_t)u32(in) : (int32_t)(b & 0x1f);
-	ev.api_key = (int8_t)u8(in);
-	ev.api_version = (int8_t)u8(in);
-	ev.flags = u8(in);
-	ev.acks = (int8_t)u8(in);
-	ev.size = (int32_t)(int16_t)u16(in);
+	ev.fr.correlation_id = b & 0x80 ? (int32_t)u32(in) : (int32_t)(b & 0x1f);
+	ev.fr.api_key = (int8_t)u8(in);
+	ev.fr.api_version = (int8_t)u8(in);
+	ev.fr.flags = u8(in);
+	ev.fr.acks = (int8_t)u8(in);
+	ev.fr.size = (int32_t)(int16_t)u16(in);
 	b = u8(in);
 	/* capture_len: none, small, around the cap, or anything. */
 	switch (b >> 6) {
-	case 0: ev.capture_len = 0; break;
-	case 1: ev.capture_len = b & 0x3f; break;
-	case 2: ev.capture_len = (uint32_t)u16(in); break;
-	default: ev.capture_len = u32(in); break;
+	case 0: ev.fr.capture_len = 0; break;
+	case 1: ev.fr.capture_len = b & 0x3f; break;
+	case 2: ev.fr.capture_len = (uint32_t)u16(in); break;
+	default: ev.fr.capture_len = u32(in); break;
 	}
 	b = u8(in);
-	ev.frame_seq = (uint32_t)(b & 0x0f) * 1000;
+	ev.fr.frame_seq = (uint32_t)(b & 0x0f) * 1000;
 	if (b & 0x10)
-		ev.frame_seq = u32(in);
+		ev.fr.frame_seq = u32(in);
+	if (b & 0x20) {
+		/* A run of the capture in the frame record itself. */
+		ev.fr.nruns = 1;
+		ev.run.offset = 0;
+		ev.run.len = u8(in) % sizeof(ev.data);
+		ev.run.flags = u8(in);
+		take(in, ev.data, ev.run.len);
+		len += sizeof(ev.run) + ev.run.len;
+	}
 	cl = u8(in);
 	/* client_id_len: -1, short, longer than copied, or any int16. */
 	if (cl == 0xff)
@@ -213,39 +254,52 @@ static void op_frame(struct state *s, struct in *in, uint8_t type, uint8_t varia
 		cid = (int16_t)u16(in);
 	else
 		cid = cl & 0x7f;
-	ev.client_id_len = cid;
+	cr.len = cid;
 	if (cid > 0)
-		take(in, ev.client_id, cid < KT_CLIENT_ID_MAX ? cid : KT_CLIENT_ID_MAX);
+		take(in, cr.client_id, cid < KT_CLIENT_ID_MAX ? cid : KT_CLIENT_ID_MAX);
 	if (cl & 0x80 && cl < 0xfe)	/* bytes past client_id_len too: what a bad kernel might send */
-		take(in, ev.client_id, KT_CLIENT_ID_MAX);
-	switch (variant) {
-	case 1: ev.h.version = u8(in); break;
-	case 2: ev.h.type = u8(in); break;
-	case 3: len = u8(in) % sizeof(ev); break;
-	case 4: ev.h.dir = u8(in); break;
+		take(in, cr.client_id, KT_CLIENT_ID_MAX);
+	if (type == KT_EV_REQUEST) {
+		cr.type = KT_EV_CLIENT_ID;
+		cr.version = KT_FORMAT_VERSION;
+		cr.conn_id = conn_id(ci);
+		feed(s, &cr, sizeof(cr), true);
 	}
-	s->next_off[ci][dir] = 0;
-	s->last_seq[ci][dir] = ev.frame_seq;
+	switch (variant) {
+	case 1: ev.fr.version = u8(in); break;
+	case 2: ev.fr.type = u8(in); break;
+	case 3: len = u8(in) % len; break;
+	case 4: ev.fr.nruns = u8(in); break;
+	}
+	s->next_off[ci][dir] = ev.fr.nruns ? ev.run.len : 0;
+	s->last_seq[ci][dir] = ev.fr.frame_seq;
 	feed(s, &ev, len, hts);
 }
 
 static void op_data(struct state *s, struct in *in)
 {
-	size_t off_data = offsetof(struct kt_ev_data, data), len;
-	struct kt_ev_data *d;
+	size_t hdr = sizeof(struct kt_rec_data) + sizeof(struct kt_run), len;
+	struct kt_rec_data *d;
+	struct kt_run *r;
 	uint8_t dir, b, m;
 	uint16_t n;
 	bool hts;
 	int ci;
 
-	d = calloc(1, sizeof(*d) + 65536);	/* room for any u16 len */
-	hdr(s, in, &d->h, KT_EV_DATA, &ci, &dir, &hts);
+	d = calloc(1, hdr + 65536);	/* room for any u16 len */
+	r = (struct kt_run *)(d + 1);
+	who(s, in, &ci, &dir, &hts);
+	d->type = KT_EV_DATA;
+	d->version = KT_FORMAT_VERSION;
+	d->dir = dir;
+	d->nruns = 1;
+	d->conn_id = conn_id(ci);
 	m = u8(in);
 	d->frame_seq = m & 0x80 ? (uint32_t)(m & 0x0f) * 1000 : s->last_seq[ci][dir];
 	if (m & 0x40)
-		d->offset = u32(in);
+		r->offset = u32(in);
 	else
-		d->offset = s->next_off[ci][dir] + (m & 0x20 ? (m & 7) : 0);
+		r->offset = s->next_off[ci][dir] + (m & 0x20 ? (m & 7) : 0);
 	b = u8(in);
 	switch (b >> 6) {
 	case 0: n = b & 0x3f; break;
@@ -253,32 +307,40 @@ static void op_data(struct state *s, struct in *in)
 	case 2: n = KT_CHUNK_MAX; break;
 	default: n = u16(in); break;
 	}
-	d->len = n;
-	d->flags = u8(in);
+	r->len = n;
+	r->flags = u8(in);
 	d->walk_info = m & 0x10 ? u32(in) : 0;
-	take(in, d->data, n);	/* zeros where the input ends */
-	len = off_data + n;
-	if (m & 0x08)		/* a record shorter than it says */
-		len -= (size_t)(u8(in) % (off_data + 1 + (size_t)n));
-	s->next_off[ci][dir] = d->offset + n;
+	take(in, (uint8_t *)(r + 1), n);	/* zeros where the input ends */
+	len = hdr + n;
+	if (m & 0x08)		/* a record shorter than its run says */
+		len -= (size_t)(u8(in) % (hdr + 1 + (size_t)n));
+	s->next_off[ci][dir] = r->offset + n;
 	feed(s, d, len, hts);
 	free(d);
 }
 
 static void op_stream(struct state *s, struct in *in, uint8_t o)
 {
-	struct kt_ev_stream ev;
+	struct kt_rec_stream ev;
 	uint8_t dir;
 	bool hts;
 	int ci;
 
 	memset(&ev, 0, sizeof(ev));
-	hdr(s, in, &ev.h, o & 0x08 ? KT_EV_GAP : KT_EV_CLOSE, &ci, &dir, &hts);
+	who(s, in, &ci, &dir, &hts);
+	ev.type = o & 0x08 ? KT_EV_GAP : KT_EV_CLOSE;
+	ev.version = KT_FORMAT_VERSION;
+	ev.dir = dir;
+	ev.conn_id = conn_id(ci);
+	ev.ts_ns = s->now;
 	if (o & 0x10)
-		ev.h.dir = u8(in);
+		ev.dir = u8(in);
 	ev.seq = u32(in);
 	ev.flags = u8(in);
 	feed(s, &ev, o & 0x20 ? u8(in) % (sizeof(ev) + 1) : sizeof(ev), hts);
+	/* Like the kernel: a closed connection is announced again. */
+	if (ev.type == KT_EV_CLOSE)
+		s->announced[ci] = false;
 }
 
 static void op_raw(struct state *s, struct in *in)
@@ -356,6 +418,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_frame(&s, &in, o & 0x08 ? KT_EV_RESPONSE : KT_EV_REQUEST,
 				 1 + ((o >> 4) & 3));
 			break;
+		}
+		if (o & 0x80 && (o & 7) != 5) {
+			/* Announced again, maybe on another interface: an upsert. */
+			int ci = (o >> 4) % NCONN;
+
+			announce(&s, ci, o & 0x30, true);
 		}
 		st = kt_agent_stats(s.a);
 		CHECK(st->pending <= cfg.max_pending);

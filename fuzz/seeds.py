@@ -268,26 +268,38 @@ def agent_data_ops(conn, d, frame, cap):
     return out
 
 
-def kt_hdr(typ, d, conn, ts):
-    """struct kt_ev_hdr (56 bytes), little endian like the kernel writes it."""
+KT_VERSION = 2  # KT_FORMAT_VERSION in include/kafkatap.h
+
+
+def kt_conn(conn):
+    """KT_EV_CONN (struct kt_rec_conn), little endian like the kernel writes it."""
     c = struct.pack("<16s16sHHB3x", bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]),
                     40000 + conn, 9092, 4)
-    return struct.pack("<BBBxIQ", typ, 1, d, 1, ts) + c
+    return struct.pack("<BBxxIQ", 6, KT_VERSION, 1, 0x100 + conn) + c
+
+
+def kt_client_id(conn, cid):
+    """KT_EV_CLIENT_ID (struct kt_rec_client_id)."""
+    return struct.pack("<BBhIQ64s", 7, KT_VERSION, -1 if cid is None else len(cid), 0,
+                       0x100 + conn, (cid or b"")[:64])
 
 
 def kt_frame(typ, d, conn, ts, seq, size, api, ver, corr, cid, acks, flags, cap):
-    cl = -1 if cid is None else len(cid)
-    body = struct.pack("<IihhihhHxxI4x64s", seq, size, api, ver, corr, cl, acks, flags, cap,
-                       (cid or b"")[:64])
-    return kt_hdr(typ, d, conn, ts) + body
+    """A frame record (struct kt_rec_frame), its client_id record first for a request."""
+    rec = struct.pack("<BBHiQQIihhhBxII", typ, KT_VERSION, flags, size, 0x100 + conn, ts, seq,
+                      corr, api, ver, acks, 0, cap, 0)
+    return ([kt_client_id(conn, cid)] if typ == 1 else []) + [rec]
 
 
 def kt_data(d, conn, ts, seq, off, data, flags):
-    return kt_hdr(3, d, conn, ts) + struct.pack("<IIHHI", seq, off, len(data), flags, 0) + data
+    """A data record (struct kt_rec_data) with one run."""
+    return struct.pack("<BBBBIQII", 3, KT_VERSION, d, 1, seq, 0x100 + conn, 0, 0) + \
+        struct.pack("<IHH", off, len(data), flags) + data
 
 
 def kt_stream(typ, d, conn, ts, seq, flags):
-    return kt_hdr(typ, d, conn, ts) + struct.pack("<IHxx", seq, flags)
+    """KT_EV_CLOSE or KT_EV_GAP (struct kt_rec_stream)."""
+    return struct.pack("<BBBxHxxIxxxxQQ", typ, KT_VERSION, d, flags, seq, 0x100 + conn, ts)
 
 
 def raw_op(rec):
@@ -303,8 +315,10 @@ def agent_seeds(corp, exchanges, tag):
         ops += agent_frame_op(0, conn, corr, api, ver, 0x08, len(q) - 4, len(q), seq[0], cid)
         ops += agent_data_ops(conn, 0, q, len(q))
         ts = 10**9 + i * 10**6
-        raw += raw_op(kt_frame(1, 0, conn, ts, seq[0], len(q) - 4, api, ver, corr, cid, 1,
-                               0x08 | 0x02, len(q)))
+        raw += raw_op(kt_conn(conn))
+        for rec in kt_frame(1, 0, conn, ts, seq[0], len(q) - 4, api, ver, corr, cid, 1,
+                            0x08 | 0x02, len(q)):
+            raw += raw_op(rec)
         for off in range(0, len(q), 4096):
             chunk = q[off:off + 4096]
             raw += raw_op(kt_data(0, conn, ts, seq[0], off, chunk,
@@ -313,8 +327,9 @@ def agent_seeds(corp, exchanges, tag):
         if a is not None:
             ops += agent_frame_op(2, conn, corr, api, ver, 0x0C, len(a) - 4, len(a), seq[1], None)
             ops += agent_data_ops(conn, 1, a, len(a))
-            raw += raw_op(kt_frame(2, 1, conn, ts + 500000, seq[1], len(a) - 4, api, ver, corr,
-                                   None, 0, 0x0C, len(a)))
+            for rec in kt_frame(2, 1, conn, ts + 500000, seq[1], len(a) - 4, api, ver, corr,
+                                None, 0, 0x0C, len(a)):
+                raw += raw_op(rec)
             raw += raw_op(kt_data(1, conn, ts + 500000, seq[1], 0, a[:4096], 1))
             seq[1] += len(a)
         ops += bytes([5, 2])                        # tick

@@ -12,12 +12,13 @@
 
 #include <linux/types.h>
 
-#define KT_FORMAT_VERSION	1
+#define KT_FORMAT_VERSION	2
 
 /* Bounds shared by both sides. */
 #define KT_CLIENT_ID_MAX	64	/* bytes of client_id copied per request */
 #define KT_HEAD_MAX		128	/* frame bytes the kernel parses per frame */
-#define KT_CHUNK_MAX		4096	/* capture bytes per KT_EV_DATA record */
+#define KT_CHUNK_MAX		4096	/* capture bytes per record */
+#define KT_RUNS_MAX		16	/* runs per record */
 #define KT_API_MAX		128	/* api_key must be below this */
 #define KT_PORT_WORDS		1024	/* 65536-bit port bitmap */
 
@@ -28,6 +29,8 @@ enum kt_ev_type {
 	KT_EV_DATA	= 3,	/* captured bytes of the current frame */
 	KT_EV_CLOSE	= 4,	/* FIN or RST seen on a stream */
 	KT_EV_GAP	= 5,	/* bytes lost on a stream: state dropped */
+	KT_EV_CONN	= 6,	/* a connection's addresses, before its first record */
+	KT_EV_CLIENT_ID	= 7,	/* the client_id of the connection's next requests */
 };
 
 enum kt_dir {
@@ -43,23 +46,23 @@ enum kt_cap_mode {
 	KT_CAP_STRUCTURE = 3,	/* everything but record-batch bodies */
 };
 
-/* Flags in kt_ev_frame.flags. */
+/* Flags in kt_rec_frame.flags. */
 #define KT_FF_RESYNC		0x0001	/* frame found by resync, not by tracking */
 #define KT_FF_ACKS_KNOWN	0x0002	/* acks field holds Produce acks */
 #define KT_FF_API_KNOWN		0x0004	/* response: api_key/version from in-flight map */
-#define KT_FF_CAPTURE		0x0008	/* KT_EV_DATA records follow for this frame */
+#define KT_FF_CAPTURE		0x0008	/* captured bytes follow for this frame */
 #define KT_FF_SASL_REDACTED	0x0010	/* capture suppressed: SaslAuthenticate */
-#define KT_FF_STRUCTURE		0x0020	/* STRUCTURE capture: DATA skips record bodies */
+#define KT_FF_STRUCTURE		0x0020	/* STRUCTURE capture: runs skip record bodies */
 #define KT_FF_LATE		0x0040	/* found in a retransmission that filled a gap:
 					 * reported after later frames, never captured */
 
-/* Flags in kt_ev_data.flags. */
-#define KT_DF_LAST		0x0001	/* last captured chunk of the frame */
+/* Flags of a run of captured bytes (struct kt_run). */
+#define KT_DF_LAST		0x0001	/* last captured bytes of the frame */
 #define KT_DF_TRUNCATED		0x0002	/* capture stopped before the frame end */
 #define KT_DF_AFTER_HOLE	0x0004	/* STRUCTURE: record bytes were skipped before this */
 #define KT_DF_WALK_FAILED	0x0008	/* STRUCTURE: the frame did not follow its schema */
 
-/* Flags in kt_ev_close.flags. */
+/* Flags in kt_rec_stream.flags. */
 #define KT_CF_FIN		0x0001
 #define KT_CF_RST		0x0002
 
@@ -74,60 +77,103 @@ struct kt_conn {
 };
 _Static_assert(sizeof(struct kt_conn) == 40, "kt_conn is a wire format");
 
-/* Common prefix of every ring buffer record. */
-struct kt_ev_hdr {
-	__u8	type;			/* enum kt_ev_type */
-	__u8	version;		/* KT_FORMAT_VERSION */
-	__u8	dir;			/* enum kt_dir */
-	__u8	_pad;
-	__u32	ifindex;
-	__u64	ts_ns;			/* CLOCK_MONOTONIC */
+/*
+ * Records. Every record starts with its type and KT_FORMAT_VERSION, and
+ * names its connection by the id of a KT_EV_CONN record sent before it:
+ * addresses travel once per connection, not once per frame. A connection
+ * is announced again after it closed, and whenever the kernel state that
+ * knew it was announced was lost; an id never names two connections.
+ */
+
+/* KT_EV_CONN: what the id stands for. */
+struct kt_rec_conn {
+	__u8	type;
+	__u8	version;
+	__u16	_pad;
+	__u32	ifindex;		/* the hook that first saw it */
+	__u64	conn_id;
 	struct kt_conn conn;
 };
-_Static_assert(sizeof(struct kt_ev_hdr) == 56, "kt_ev_hdr is a wire format");
+_Static_assert(sizeof(struct kt_rec_conn) == 56, "kt_rec_conn is a wire format");
 
-/*
- * KT_EV_REQUEST and KT_EV_RESPONSE. For responses api_key/api_version come
- * from the kernel's in-flight map (KT_FF_API_KNOWN) and client_id is empty.
- */
-struct kt_ev_frame {
-	struct kt_ev_hdr h;
-	__u32	frame_seq;		/* TCP seq of the frame's size field */
-	__s32	size;			/* the frame's size field */
-	__s16	api_key;
-	__s16	api_version;
-	__s32	correlation_id;
-	__s16	client_id_len;		/* true length; -1 = null */
-	__s16	acks;			/* Produce only, with KT_FF_ACKS_KNOWN */
-	__u16	flags;			/* KT_FF_* */
-	__u16	_pad;
-	__u32	capture_len;		/* bytes that KT_EV_DATA records will carry */
-	__u32	_pad2;
+/* KT_EV_CLIENT_ID: sent when a request's client_id differs from the last one. */
+struct kt_rec_client_id {
+	__u8	type;
+	__u8	version;
+	__s16	len;			/* true length; -1 = null */
+	__u32	_pad;
+	__u64	conn_id;
 	char	client_id[KT_CLIENT_ID_MAX];	/* zero-filled past its length */
 };
-_Static_assert(sizeof(struct kt_ev_frame) == 152, "kt_ev_frame is a wire format");
+_Static_assert(sizeof(struct kt_rec_client_id) == 80, "kt_rec_client_id is a wire format");
 
-/* KT_EV_DATA: `len` captured bytes at `offset` of the frame at frame_seq. */
-struct kt_ev_data {
-	struct kt_ev_hdr h;
-	__u32	frame_seq;
-	__u32	offset;			/* from the frame's first (size) byte */
+/*
+ * Captured bytes travel as runs: a run header, then `len` bytes of the
+ * frame from `offset` (from the frame's first byte, its size field). A
+ * STRUCTURE capture has one run per stretch of kept bytes.
+ */
+struct kt_run {
+	__u32	offset;
 	__u16	len;
 	__u16	flags;			/* KT_DF_* */
-	__u32	walk_info;		/* KT_DF_WALK_FAILED: pc << 16 | walk state */
-	__u8	data[KT_CHUNK_MAX];	/* only `len` bytes are sent */
 };
-_Static_assert(sizeof(struct kt_ev_data) == 56 + 16 + KT_CHUNK_MAX,
-	       "kt_ev_data is a wire format");
+_Static_assert(sizeof(struct kt_run) == 8, "kt_run is a wire format");
+
+/*
+ * KT_EV_REQUEST and KT_EV_RESPONSE: 48 bytes, then `nruns` runs of the
+ * frame's capture found in the same packet. For responses api_key and
+ * api_version come from the kernel's in-flight table (KT_FF_API_KNOWN).
+ * A request's client_id is the connection's last KT_EV_CLIENT_ID.
+ */
+struct kt_rec_frame {
+	__u8	type;
+	__u8	version;
+	__u16	flags;			/* KT_FF_* */
+	__s32	size;			/* the frame's size field */
+	__u64	conn_id;
+	__u64	ts_ns;			/* CLOCK_MONOTONIC */
+	__u32	frame_seq;		/* TCP seq of the frame's size field */
+	__s32	correlation_id;
+	__s16	api_key;
+	__s16	api_version;
+	__s16	acks;			/* Produce only, with KT_FF_ACKS_KNOWN */
+	__u8	nruns;
+	__u8	_pad;
+	__u32	capture_len;		/* capture bytes of the frame in all */
+	__u32	walk_info;		/* KT_DF_WALK_FAILED: pc << 16 | walk state */
+};
+_Static_assert(sizeof(struct kt_rec_frame) == 48, "kt_rec_frame is a wire format");
+
+/* KT_EV_DATA: more runs of the capture of the frame at frame_seq. */
+struct kt_rec_data {
+	__u8	type;
+	__u8	version;
+	__u8	dir;			/* enum kt_dir */
+	__u8	nruns;
+	__u32	frame_seq;
+	__u64	conn_id;
+	__u32	walk_info;		/* as in kt_rec_frame */
+	__u32	_pad;
+};
+_Static_assert(sizeof(struct kt_rec_data) == 24, "kt_rec_data is a wire format");
 
 /* KT_EV_CLOSE and KT_EV_GAP. */
-struct kt_ev_stream {
-	struct kt_ev_hdr h;
-	__u32	seq;			/* where it happened */
+struct kt_rec_stream {
+	__u8	type;
+	__u8	version;
+	__u8	dir;
+	__u8	_pad;
 	__u16	flags;			/* KT_CF_* */
-	__u16	_pad;
+	__u16	_pad2;
+	__u32	seq;			/* where it happened */
+	__u32	_pad3;
+	__u64	conn_id;
+	__u64	ts_ns;
 };
-_Static_assert(sizeof(struct kt_ev_stream) == 64, "kt_ev_stream is a wire format");
+_Static_assert(sizeof(struct kt_rec_stream) == 32, "kt_rec_stream is a wire format");
+
+/* The largest record: a frame or data record full of runs. */
+#define KT_REC_MAX	(48 + KT_RUNS_MAX * 8 + KT_CHUNK_MAX)
 
 /* Map `policy`: one per api_key. */
 struct kt_policy {
@@ -171,21 +217,19 @@ struct kt_sop_insn {
 	__u16	arg;
 };
 
-/* Map `sprogs` value, keyed by struct kt_sprog_key. */
+/*
+ * Map `sprogs` value, at index 1..KT_SPROGS_MAX - 1 (0: none); map
+ * `sprog_index` gives the index of (dir, api_key, api_version) at
+ * (dir * KT_API_MAX + api_key) * KT_SPROG_VERSIONS_MAX + api_version.
+ */
+#define KT_SPROGS_MAX		256
+#define KT_SPROG_VERSIONS_MAX	64
 struct kt_sprog {
 	__u16	len;
 	__u16	_pad;
 	struct kt_sop_insn ops[KT_SPROG_MAX];
 };
 _Static_assert(sizeof(struct kt_sprog) == 4 + 4 * KT_SPROG_MAX, "kt_sprog is a wire format");
-
-struct kt_sprog_key {
-	__u8	api_key;
-	__u8	api_version;
-	__u8	dir;			/* enum kt_dir */
-	__u8	_pad;
-};
-_Static_assert(sizeof(struct kt_sprog_key) == 4, "kt_sprog_key is a wire format");
 
 /* Read-only config, set by the loader before load (rodata). */
 struct kt_api_range {
@@ -195,6 +239,12 @@ struct kt_api_range {
 	__u8	_pad;
 };
 _Static_assert(sizeof(struct kt_api_range) == 4, "kt_api_range is a wire format");
+
+/* The broker ports, one bit each (the program's `ports` global). */
+struct kt_port_bitmap {
+	__u64	bits[KT_PORT_WORDS];
+};
+_Static_assert(sizeof(struct kt_port_bitmap) == 8192, "kt_port_bitmap is a wire format");
 
 /* Map `brokers` key: a broker address the user asked for. */
 struct kt_addr_key {
@@ -206,11 +256,11 @@ _Static_assert(sizeof(struct kt_addr_key) == 20, "kt_addr_key is a wire format")
 
 /* Per-CPU counters (map `counters`), indexed by enum kt_counter. */
 enum kt_counter {
-	KT_C_PACKETS = 0,	/* TCP packets on a broker port */
+	KT_C_PACKETS = 0,	/* TCP segments on a broker port, but pure ACKs */
 	KT_C_PAYLOAD_BYTES,	/* TCP payload bytes on a broker port */
 	KT_C_REQUESTS,		/* request frames reported */
 	KT_C_RESPONSES,		/* response frames reported */
-	KT_C_DATA_RECORDS,	/* capture chunks reported */
+	KT_C_DATA_RECORDS,	/* records carrying captured bytes (a frame's own, or KT_EV_DATA) */
 	KT_C_RESYNCS,		/* streams (re)synchronised mid-stream */
 	KT_C_GAPS,		/* sequence gaps: state dropped */
 	KT_C_RETRANS,		/* segments wholly seen before (retransmits, second sightings) */
@@ -229,8 +279,9 @@ enum kt_counter {
 	KT_C_SASL_REDACTED,	/* SaslAuthenticate frames kept header-only */
 	KT_C_WALK_FAILED,	/* STRUCTURE walks that met a frame off its schema */
 	KT_C_WALK_BATCHES,	/* record batch headers kept by STRUCTURE walks */
-	KT_C_INFLIGHT_SPILLED,	/* requests in flight beyond the per-stream ring */
+	KT_C_INFLIGHT_SPILLED,	/* requests in flight beyond the per-connection ring */
 	KT_C_LATE_FRAMES,	/* frames recovered from a retransmission that filled a gap */
+	KT_C_FAST,		/* segments the fast path took: nothing to report in them */
 	KT_C_MAX,
 };
 

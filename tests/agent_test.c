@@ -38,9 +38,19 @@ struct sink {
 	int after_dead;
 };
 
+/* A connection as the test's "kernel" announced it. */
+struct wconn {
+	struct kt_conn c;
+	uint64_t id;
+	uint32_t ifindex;
+	bool announced;
+};
+
 struct fx {
 	struct sink *s;
 	struct kt_agent *a;
+	struct wconn w[64];
+	int nw;
 };
 
 static void copy_cap(struct kt_capture *dst, const struct kt_capture *src,
@@ -176,39 +186,89 @@ struct fr {
 	uint32_t cap, seq, ifindex;
 };
 
-static struct kt_ev_frame mkframe(int type, const struct kt_conn *c, uint64_t ts,
-				  const struct fr *f)
+/*
+ * The records speak the kernel's wire format (include/kafkatap.h), as the
+ * ring buffer delivers them: a connection is announced (KT_EV_CONN) before
+ * its first record and again after a close, a request's client_id goes
+ * in a KT_EV_CLIENT_ID record before it.
+ */
+static uint64_t wire_id(struct fx *f, const struct kt_conn *c, uint32_t ifindex)
 {
-	struct kt_ev_frame ev;
+	struct kt_rec_conn r;
+	struct wconn *w = NULL;
+	int i;
+
+	for (i = 0; i < f->nw; i++)
+		if (!memcmp(&f->w[i].c, c, sizeof(*c)))
+			w = &f->w[i];
+	if (!w) {
+		assert_true(f->nw < 64);
+		w = &f->w[f->nw++];
+		w->c = *c;
+		w->id = 1000 + f->nw;
+		w->announced = false;
+		w->ifindex = ifindex;
+	}
+	if (!w->announced || (ifindex && ifindex != w->ifindex)) {
+		if (ifindex)
+			w->ifindex = ifindex;
+		memset(&r, 0, sizeof(r));
+		r.type = KT_EV_CONN;
+		r.version = KT_FORMAT_VERSION;
+		r.ifindex = w->ifindex;
+		r.conn_id = w->id;
+		r.conn = *c;
+		assert_int_equal(kt_agent_record(f->a, &r, sizeof(r), 0), 0);
+		w->announced = true;
+	}
+	return w->id;
+}
+
+static void wire_client_id(struct fx *f, uint64_t id, int16_t len, const char *cid)
+{
+	struct kt_rec_client_id r;
 	size_t n;
 
-	memset(&ev, 0, sizeof(ev));
-	ev.h.type = type;
-	ev.h.version = KT_FORMAT_VERSION;
-	ev.h.dir = type == KT_EV_REQUEST ? KT_DIR_REQ : KT_DIR_RESP;
-	ev.h.ifindex = f->ifindex;
-	ev.h.ts_ns = ts;
-	ev.h.conn = *c;
-	ev.frame_seq = f->seq;
-	ev.size = f->size;
-	ev.api_key = f->key;
-	ev.api_version = f->ver;
-	ev.correlation_id = f->corr;
-	ev.client_id_len = f->cid_len;
-	ev.acks = f->acks;
-	ev.flags = f->flags;
-	ev.capture_len = f->cap;
-	if (f->cid) {
-		n = strlen(f->cid);
-		memcpy(ev.client_id, f->cid, n < KT_CLIENT_ID_MAX ? n : KT_CLIENT_ID_MAX);
+	memset(&r, 0, sizeof(r));
+	r.type = KT_EV_CLIENT_ID;
+	r.version = KT_FORMAT_VERSION;
+	r.len = len;
+	r.conn_id = id;
+	if (cid) {
+		n = strlen(cid);
+		memcpy(r.client_id, cid, n < KT_CLIENT_ID_MAX ? n : KT_CLIENT_ID_MAX);
 	}
+	assert_int_equal(kt_agent_record(f->a, &r, sizeof(r), 0), 0);
+}
+
+/* The frame record; its connection and client_id announced first. */
+static struct kt_rec_frame mkframe(struct fx *f, int type, const struct kt_conn *c,
+				   uint64_t ts, const struct fr *fr)
+{
+	struct kt_rec_frame ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.version = KT_FORMAT_VERSION;
+	ev.conn_id = wire_id(f, c, fr->ifindex);
+	if (type == KT_EV_REQUEST)
+		wire_client_id(f, ev.conn_id, fr->cid_len, fr->cid);
+	ev.ts_ns = ts;
+	ev.frame_seq = fr->seq;
+	ev.size = fr->size;
+	ev.api_key = fr->key;
+	ev.api_version = fr->ver;
+	ev.correlation_id = fr->corr;
+	ev.acks = fr->acks;
+	ev.flags = fr->flags;
+	ev.capture_len = fr->cap;
 	return ev;
 }
 
 static void send_frame(struct fx *f, int type, const struct kt_conn *c, uint64_t ts,
 		       const struct fr *fr)
 {
-	struct kt_ev_frame ev = mkframe(type, c, ts, fr);
+	struct kt_rec_frame ev = mkframe(f, type, c, ts, fr);
 
 	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev), 0), 0);
 }
@@ -220,53 +280,67 @@ static void send_frame(struct fx *f, int type, const struct kt_conn *c, uint64_t
 /* Produce acks=0 as the kernel reports it. */
 #define ACKS0	.key = KT_API_PRODUCE, .ver = 9, .flags = KT_FF_ACKS_KNOWN, .acks = 0
 
-/* Byte i of the frame at seq: what KT_EV_DATA records carry. */
+/* Byte i of the frame at seq: what captured runs carry. */
 static uint8_t pat(uint32_t seq, uint32_t i)
 {
 	return (uint8_t)(seq * 7 + i * 31 + (i >> 8));
 }
 
-static struct kt_ev_data *mkdata(const struct kt_conn *c, int dir, uint32_t seq,
-				 uint32_t off, uint16_t len, uint16_t flags)
+/* A data record: header, one run of `len` bytes at `off`. Its size in *n. */
+#define DATA_HDR (sizeof(struct kt_rec_data) + sizeof(struct kt_run))
+static uint8_t *mkdata(struct fx *f, const struct kt_conn *c, int dir, uint32_t seq,
+		       uint32_t off, uint16_t len, uint16_t flags, size_t *n)
 {
-	static struct kt_ev_data d;
+	static uint8_t buf[DATA_HDR + KT_CHUNK_MAX];
+	struct kt_rec_data d;
+	struct kt_run r;
 	uint32_t i;
 
 	memset(&d, 0, sizeof(d));
-	d.h.type = KT_EV_DATA;
-	d.h.version = KT_FORMAT_VERSION;
-	d.h.dir = dir;
-	d.h.conn = *c;
+	d.type = KT_EV_DATA;
+	d.version = KT_FORMAT_VERSION;
+	d.dir = dir;
+	d.nruns = 1;
 	d.frame_seq = seq;
-	d.offset = off;
-	d.len = len;
-	d.flags = flags;
+	d.conn_id = wire_id(f, c, 0);
+	r.offset = off;
+	r.len = len;
+	r.flags = flags;
+	memcpy(buf, &d, sizeof(d));
+	memcpy(buf + sizeof(d), &r, sizeof(r));
 	for (i = 0; i < len; i++)
-		d.data[i] = pat(seq, off + i);
-	return &d;
+		buf[DATA_HDR + i] = pat(seq, off + i);
+	*n = DATA_HDR + len;
+	return buf;
 }
 
 static void send_data(struct fx *f, const struct kt_conn *c, int dir, uint32_t seq,
 		      uint32_t off, uint16_t len, uint16_t flags)
 {
-	struct kt_ev_data *d = mkdata(c, dir, seq, off, len, flags);
+	size_t n;
+	uint8_t *d = mkdata(f, c, dir, seq, off, len, flags, &n);
 
-	assert_int_equal(kt_agent_record(f->a, d, offsetof(struct kt_ev_data, data) + len, 0), 0);
+	assert_int_equal(kt_agent_record(f->a, d, n, 0), 0);
 }
 
 static void send_stream(struct fx *f, int type, const struct kt_conn *c, int dir,
 			uint64_t ts)
 {
-	struct kt_ev_stream ev;
+	struct kt_rec_stream ev;
+	int i;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.h.type = type;
-	ev.h.version = KT_FORMAT_VERSION;
-	ev.h.dir = dir;
-	ev.h.ts_ns = ts;
-	ev.h.conn = *c;
+	ev.type = type;
+	ev.version = KT_FORMAT_VERSION;
+	ev.dir = dir;
+	ev.ts_ns = ts;
+	ev.conn_id = wire_id(f, c, 0);
 	ev.flags = type == KT_EV_CLOSE ? KT_CF_FIN : 0;
 	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev), 0), 0);
+	/* Like the kernel: after a close, announced again before anything else. */
+	for (i = 0; type == KT_EV_CLOSE && i < f->nw; i++)
+		if (f->w[i].id == ev.conn_id)
+			f->w[i].announced = false;
 }
 
 /* CLOSE, nothing happens until the grace has passed, then it does. */
@@ -348,7 +422,8 @@ static void test_simple_pair(void **state)
 	assert_int_equal(g->x.req_cap.want, 0);
 	assert_null(g->x.resp_cap.buf);
 
-	assert_int_equal(st(f)->records, 2);
+	/* The connection's announcement, its client_id, the two frames. */
+	assert_int_equal(st(f)->records, 4);
 	assert_int_equal(st(f)->requests, 1);
 	assert_int_equal(st(f)->responses, 1);
 	assert_int_equal(st(f)->paired, 1);
@@ -368,7 +443,7 @@ static void test_client_id(void **state)
 {
 	struct fx *f = *state;
 	struct kt_conn c = conn4(2, 40000);
-	struct kt_ev_frame ev;
+	struct kt_rec_frame ev;
 	const char *long_id = "0123456789abcdef0123456789abcdef"
 			      "0123456789abcdef0123456789ABCDEF-cut-here";
 
@@ -377,7 +452,7 @@ static void test_client_id(void **state)
 	/* Longer than the kernel copies: length kept, text cut at 64. */
 	REQ(f, &c, 1100, .key = 18, .corr = 2, .cid_len = 100, .cid = long_id);
 	/* Empty, found by resync, timestamp overridden by the caller. */
-	ev = mkframe(KT_EV_REQUEST, &c, 1200, &(struct fr){ .key = 18, .corr = 3,
+	ev = mkframe(f, KT_EV_REQUEST, &c, 1200, &(struct fr){ .key = 18, .corr = 3,
 			.flags = KT_FF_RESYNC });
 	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev), 777), 0);
 	RESP(f, &c, 2000, .corr = 1);
@@ -1139,30 +1214,38 @@ static void test_bad_records(void **state)
 {
 	struct fx *f = *state;
 	struct kt_conn c = conn4(2, 40000);
-	struct kt_ev_frame ev = mkframe(KT_EV_REQUEST, &c, 1000,
-					&(struct fr){ .key = 3, .corr = 1 });
-	struct kt_ev_stream sev;
-	struct kt_ev_data *d;
+	struct kt_rec_frame ev;
+	struct kt_rec_stream sev;
+	struct kt_rec_data dr;
+	uint8_t *d;
+	size_t n;
 
-	ev.h.version = KT_FORMAT_VERSION + 1;
+	/* A frame record of a connection not announced yet: built by hand. */
+	memset(&ev, 0, sizeof(ev));
+	ev.type = KT_EV_REQUEST;
+	ev.conn_id = 5;
+	ev.api_key = 3;
+	ev.correlation_id = 1;
+	ev.version = KT_FORMAT_VERSION + 1;
 	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev), 0), -1);
-	ev.h.version = 0;
+	ev.version = 0;
 	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev), 0), -1);
-	ev.h.version = KT_FORMAT_VERSION;
+	ev.version = KT_FORMAT_VERSION;
 	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev) - 1, 0), -1);
-	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev.h), 0), -1);
-	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev.h) - 1, 0), -1);
+	assert_int_equal(kt_agent_record(f->a, &ev, 8, 0), -1);
+	assert_int_equal(kt_agent_record(f->a, &ev, 7, 0), -1);
 	assert_int_equal(kt_agent_record(f->a, &ev, 0, 0), -1);
-	ev.h.type = 9;
+	ev.type = 9;
 	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev), 0), -1);
-	ev.h.type = 0;
+	ev.type = 0;
 	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev), 0), -1);
-	d = mkdata(&c, KT_DIR_REQ, 1, 0, 0, 0);
-	assert_int_equal(kt_agent_record(f->a, d, offsetof(struct kt_ev_data, data) - 1, 0), -1);
+	memset(&dr, 0, sizeof(dr));
+	dr.type = KT_EV_DATA;
+	dr.version = KT_FORMAT_VERSION;
+	assert_int_equal(kt_agent_record(f->a, &dr, sizeof(dr) - 1, 0), -1);
 	memset(&sev, 0, sizeof(sev));
-	sev.h.type = KT_EV_CLOSE;
-	sev.h.version = KT_FORMAT_VERSION;
-	sev.h.conn = c;
+	sev.type = KT_EV_CLOSE;
+	sev.version = KT_FORMAT_VERSION;
 	assert_int_equal(kt_agent_record(f->a, &sev, sizeof(sev) - 1, 0), -1);
 
 	assert_int_equal(st(f)->records, 10);
@@ -1172,30 +1255,42 @@ static void test_bad_records(void **state)
 	assert_int_equal(st(f)->connections, 0);
 	assert_int_equal(f->s->n, 0);
 
-	/* A good record still goes through. */
-	ev.h.type = KT_EV_REQUEST;
+	/* Well formed, but its connection was never announced: counted apart. */
+	ev.type = KT_EV_REQUEST;
+	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev), 0), -1);
+	assert_int_equal(st(f)->unknown_conn_records, 1);
+	assert_int_equal(st(f)->bad_records, 10);
+	assert_int_equal(st(f)->requests, 0);
+
+	/* A good record still goes through (after its announcement, client_id). */
+	ev = mkframe(f, KT_EV_REQUEST, &c, 1000, &(struct fr){ .key = 3, .corr = 1 });
 	assert_int_equal(kt_agent_record(f->a, &ev, sizeof(ev), 0), 0);
-	assert_int_equal(st(f)->records, 11);
+	assert_int_equal(st(f)->records, 14);
 	assert_int_equal(st(f)->bad_records, 10);
 	assert_int_equal(st(f)->requests, 1);
 	assert_int_equal(st(f)->pending, 1);
+	/* A data record cut inside its run header. */
+	d = mkdata(f, &c, KT_DIR_REQ, 1, 0, 0, 0, &n);
+	assert_int_equal(kt_agent_record(f->a, d, n - 1, 0), -1);
+	assert_int_equal(st(f)->bad_records, 11);
 }
 
 /*
- * A KT_EV_DATA record whose `len` claims more bytes than the record holds
- * is malformed: -1 and counted, whether or not a capture is running, and
- * the capture must not take its bytes.
+ * A data record whose run claims more bytes than the record holds is
+ * malformed: -1 and counted, whether or not a capture is running, and the
+ * capture must not take its bytes.
  */
 static void test_bad_data_len(void **state)
 {
 	struct fx *f = *state;
 	struct kt_conn c = conn4(2, 40000);
-	struct kt_ev_data *d;
+	uint8_t *d;
+	size_t n;
 	int rc;
 
 	REQ(f, &c, 1000, .key = 0, .corr = 1, .flags = KT_FF_CAPTURE, .cap = 100, .seq = 3);
-	d = mkdata(&c, KT_DIR_REQ, 3, 0, 100, KT_DF_LAST);
-	rc = kt_agent_record(f->a, d, offsetof(struct kt_ev_data, data) + 50, 0);
+	d = mkdata(f, &c, KT_DIR_REQ, 3, 0, 100, KT_DF_LAST, &n);
+	rc = kt_agent_record(f->a, d, DATA_HDR + 50, 0);
 	assert_int_equal(st(f)->bad_records, 1);
 	send_data(f, &c, KT_DIR_REQ, 3, 0, 100, KT_DF_LAST);
 	RESP(f, &c, 2000, .corr = 1);
@@ -1204,8 +1299,8 @@ static void test_bad_data_len(void **state)
 	assert_int_equal(rc, -1);
 
 	/* No capture running for it. */
-	d = mkdata(&c, KT_DIR_REQ, 77, 0, 100, KT_DF_LAST);
-	rc = kt_agent_record(f->a, d, offsetof(struct kt_ev_data, data) + 50, 0);
+	d = mkdata(f, &c, KT_DIR_REQ, 77, 0, 100, KT_DF_LAST, &n);
+	rc = kt_agent_record(f->a, d, DATA_HDR + 50, 0);
 	assert_int_equal(rc, -1);
 	assert_int_equal(st(f)->bad_records, 2);
 }

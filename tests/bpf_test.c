@@ -16,20 +16,12 @@
 #include "proto/apis.h"
 #include "pkt.h"
 #include "lib/util.h"
-#include "kafkatap.skel.h"
+#include "kt_state.h"
 
 static struct kt_bpf bpf;
 static struct kt_feeder feeder;
 static struct recs recs;
 static uint16_t next_port = 20000;
-
-/* Mirrors struct stream_key of bpf/maps.bpf.h. */
-struct stream_key {
-	uint8_t saddr[16], daddr[16];
-	uint16_t sport, dport;
-	uint8_t family, pad[3];
-};
-_Static_assert(sizeof(struct stream_key) == 40, "mirror of bpf/maps.bpf.h");
 
 static void on_record(void *ctx, const void *rec, size_t len, uint64_t ts)
 {
@@ -425,21 +417,24 @@ static void test_midstream_response_resync(void **state)
 	free(a2.p);
 }
 
+/* The kernel tracks this direction of the connection (its frames are followed). */
 static int stream_exists(const struct tuple *t)
 {
-	struct stream_key k = {};
-	uint8_t val[1024];	/* larger than struct kt_stream */
+	bool req = t->dport == 9092 || t->dport == 9093;
+	const struct tuple *c = req ? t : NULL;
+	struct tuple rev = tuple_rev(*t);
+	struct kt_conn k = { .family = t->v6 ? 6 : 4 };
+	struct kt_cstate st;
 
-	memcpy(k.saddr, t->src, 16);
-	memcpy(k.daddr, t->dst, 16);
-	if (!t->v6) {
-		memset(k.saddr + 4, 0, 12);
-		memset(k.daddr + 4, 0, 12);
-	}
-	k.sport = t->sport;
-	k.dport = t->dport;
-	k.family = t->v6 ? 6 : 4;
-	return bpf_map_lookup_elem(bpf_map__fd(bpf.skel->maps.streams), &k, val) == 0;
+	if (!c)
+		c = &rev;
+	memcpy(k.client_addr, c->src, t->v6 ? 16 : 4);
+	memcpy(k.broker_addr, c->dst, t->v6 ? 16 : 4);
+	k.client_port = c->sport;
+	k.broker_port = c->dport;
+	if (kt_bpf_conn_state(&bpf, &k, &st))
+		return 0;
+	return st.d[req ? KT_DIR_REQ : KT_DIR_RESP].state == KT_ST_SYNC;
 }
 
 static void test_fin_rst(void **state)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include "kafkatap.h"
 
 #define TCP_FIN 0x01
@@ -152,36 +153,67 @@ static inline size_t tcp_segment(uint8_t **out, const struct tuple *t, uint32_t 
 	return len;
 }
 
-/* Records collected from the ring buffer, copied. */
+/*
+ * Records collected from the ring buffer: each kernel record expanded into
+ * its views (user/pair/records.h) by the agent's own expander, and copied:
+ * a frame view carries its connection and client_id, each run of captured
+ * bytes is a data view.
+ */
+#include "pair/records.h"
+
 struct rec {
 	uint8_t type;
-	size_t len;
+	size_t len;		/* the wire record's length */
 	union {
 		struct kt_ev_hdr h;
 		struct kt_ev_frame fr;
 		struct kt_ev_data d;
 		struct kt_ev_stream s;
 	} u;
+	uint8_t data[KT_CHUNK_MAX];	/* a data view's bytes (u.d.data points here) */
 };
 
 struct recs {
 	struct rec *v;
 	size_t n, cap;
+	struct kt_expander *x;
+	size_t wire_len;	/* of the record being expanded */
 };
 
-static inline void recs_add(struct recs *r, const void *data, size_t len)
+static inline void recs_view(void *ctx, const union kt_ev *ev, uint64_t ts)
 {
+	struct recs *r = ctx;
 	struct rec *x;
 
 	if (r->n == r->cap) {
+		size_t i;
+
 		r->cap = r->cap ? r->cap * 2 : 64;
 		r->v = realloc(r->v, r->cap * sizeof(*r->v));
+		for (i = 0; i < r->n; i++)	/* the bytes moved with their views */
+			if (r->v[i].type == KT_EV_DATA)
+				r->v[i].u.d.data = r->v[i].data;
 	}
 	x = &r->v[r->n++];
-	memset(x, 0, sizeof(*x));
-	x->len = len < sizeof(x->u) ? len : sizeof(x->u);
-	memcpy(&x->u, data, x->len);
-	x->type = x->u.h.type;
+	memset(x, 0, offsetof(struct rec, data));
+	x->len = r->wire_len;
+	memcpy(&x->u, ev, sizeof(x->u));
+	x->type = ev->h.type;
+	if (ev->h.type == KT_EV_DATA) {
+		size_t n = ev->d.len < KT_CHUNK_MAX ? ev->d.len : KT_CHUNK_MAX;
+
+		memcpy(x->data, ev->d.data, n);
+		x->u.d.data = x->data;
+	}
+}
+
+/* One ring buffer record. Returns what kt_expand() returned. */
+static inline int recs_add(struct recs *r, const void *data, size_t len)
+{
+	if (!r->x)
+		r->x = kt_expander_new(1 << 20);
+	r->wire_len = len;
+	return kt_expand(r->x, data, len, 0, recs_view, r);
 }
 
 static inline void recs_clear(struct recs *r)

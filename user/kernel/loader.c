@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 #include "proto/apis.h"
 #include "kernel/loader.h"
+#include "kt_state.h"
 #include "proto/sprogs.h"
 #include "kafkatap.skel.h"	/* after kafkatap.h: rodata uses its types */
 #include "kernel/tc.h"
@@ -45,6 +46,7 @@ static const char *const counter_names[KT_C_MAX] = {
 	[KT_C_WALK_BATCHES] = "structure_batch_headers",
 	[KT_C_INFLIGHT_SPILLED] = "inflight_spilled",
 	[KT_C_LATE_FRAMES] = "late_frames",
+	[KT_C_FAST] = "fast_segments",
 };
 
 const char *kt_counter_name(int idx)
@@ -180,21 +182,10 @@ static void explain_errno(int err, const char *what)
 static int configure_maps(struct kt_bpf *b, const struct kt_load_opts *o)
 {
 	struct kafkatap_bpf *s = b->skel;
-	struct port_bitmap { uint64_t bits[KT_PORT_WORDS]; } *pb;
-	uint32_t zero = 0, k;
+	uint32_t k, idx;
 	uint8_t one = 1;
 	int i, err;
 
-	pb = calloc(1, sizeof(*pb));
-	if (!pb)
-		return -ENOMEM;
-	for (i = 0; i < o->n_ports; i++)
-		pb->bits[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
-	err = bpf_map__update_elem(s->maps.ports, &zero, sizeof(zero), pb,
-				   sizeof(*pb), BPF_ANY);
-	free(pb);
-	if (err)
-		return err;
 	for (i = 0; i < o->n_brokers; i++) {
 		err = bpf_map__update_elem(s->maps.brokers, &o->brokers[i],
 					   sizeof(o->brokers[i]), &one, 1, BPF_ANY);
@@ -206,20 +197,63 @@ static int configure_maps(struct kt_bpf *b, const struct kt_load_opts *o)
 		if (err)
 			return err;
 	}
-	/* STRUCTURE walk programs, generated from the specs. */
-	for (i = 0; i < kt_nsprogs; i++) {
-		struct kt_sprog_key key = {
-			.api_key = kt_sprogs[i].api_key,
-			.api_version = kt_sprogs[i].api_version,
-			.dir = kt_sprogs[i].dir,
-		};
+	/*
+	 * STRUCTURE walk programs, generated from the specs: program i + 1 of
+	 * `sprogs`, found through `sprog_index` by (dir, api_key, version).
+	 */
+	for (i = 0; i < kt_nsprogs && i + 1 < KT_SPROGS_MAX; i++) {
+		const struct kt_sprog_entry *e = &kt_sprogs[i];
+		uint8_t slot = i + 1;
 
-		err = bpf_map__update_elem(s->maps.sprogs, &key, sizeof(key),
-					   &kt_sprogs[i].prog, sizeof(kt_sprogs[i].prog), BPF_ANY);
+		if (e->api_key < 0 || e->api_key >= KT_API_MAX || e->api_version < 0 ||
+		    e->api_version >= KT_SPROG_VERSIONS_MAX || e->dir < 0 || e->dir > 1)
+			return -EINVAL;
+		idx = i + 1;
+		err = bpf_map__update_elem(s->maps.sprogs, &idx, sizeof(idx), &e->prog,
+					   sizeof(e->prog), BPF_ANY);
+		if (err)
+			return err;
+		idx = ((uint32_t)e->dir * KT_API_MAX + e->api_key) * KT_SPROG_VERSIONS_MAX +
+		      e->api_version;
+		err = bpf_map__update_elem(s->maps.sprog_index, &idx, sizeof(idx), &slot,
+					   sizeof(slot), BPF_ANY);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+static int warm_noop(void *ctx, void *data, size_t len)
+{
+	return 0;
+}
+
+/*
+ * Write every page of the ring buffer once before any traffic (see
+ * kafkatap_warm in the BPF program): its pages are then backed, and the
+ * agent's reads of them too. Best effort: a failure only costs latency.
+ */
+static void warm_ring(struct kt_bpf *b, uint32_t ring_bytes)
+{
+	uint8_t pkt[64] = {};
+	struct ring_buffer *rb;
+	uint32_t pages = ring_bytes / 4096, done = 0;
+	int i;
+
+	rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), warm_noop, NULL, NULL);
+	if (!rb)
+		return;
+	/* Twice round: every page written, and the positions wrapped. */
+	for (i = 0; i < 8 && done < 2 * pages; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt));
+
+		if (bpf_prog_test_run_opts(bpf_program__fd(b->skel->progs.kafkatap_warm), &opts) ||
+		    !opts.retval)
+			break;
+		done += opts.retval;
+		ring_buffer__consume(rb);
+	}
+	ring_buffer__free(rb);
 }
 
 int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
@@ -261,13 +295,17 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 		s->rodata->api_ranges[i].max_version = a ? a->max_version : -1;
 		s->rodata->api_ranges[i].flexible_min = a ? a->flexible_min : -1;
 	}
+	for (i = 0; i < o->n_ports; i++)
+		s->bss->ports.bits[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
 	s->rodata->broker_filter = o->n_brokers > 0;
 	s->rodata->wakeup_bytes = o->ringbuf_bytes / 8;
 	for (i = 0; i < o->n_ifaces; i++)
 		if (iface_l2_len(o->ifaces[i]) == 0)
 			s->rodata->any_l3_iface = 1;
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
-	bpf_map__set_max_entries(s->maps.streams, o->max_streams);
+	/* A connection's state holds both directions: max_streams / 2 each family. */
+	bpf_map__set_max_entries(s->maps.conns4, o->max_streams / 2 ? o->max_streams / 2 : 1);
+	bpf_map__set_max_entries(s->maps.conns6, o->max_streams / 2 ? o->max_streams / 2 : 1);
 
 	err = kafkatap_bpf__load(s);
 	if (err) {
@@ -279,6 +317,7 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 		explain_errno(err, "configuring BPF maps");
 		goto fail;
 	}
+	warm_ring(b, o->ringbuf_bytes);
 
 	for (i = 0; i < o->n_ifaces; i++) {
 		const char *name = o->ifaces[i];
@@ -368,6 +407,28 @@ int kt_bpf_counters(const struct kt_bpf *b, uint64_t *out)
 			out[i] += vals[c].c[i];
 	free(vals);
 	return 0;
+}
+
+int kt_bpf_conn_state(const struct kt_bpf *b, const struct kt_conn *c, struct kt_cstate *out)
+{
+	int err;
+
+	if (c->family == 4) {
+		struct kt_key4 k = { .cport = c->client_port, .bport = c->broker_port };
+
+		memcpy(&k.caddr, c->client_addr, 4);
+		memcpy(&k.baddr, c->broker_addr, 4);
+		err = bpf_map__lookup_elem(b->skel->maps.conns4, &k, sizeof(k), out,
+					   sizeof(*out), 0);
+	} else {
+		struct kt_key6 k = { .cport = c->client_port, .bport = c->broker_port };
+
+		memcpy(k.caddr, c->client_addr, 16);
+		memcpy(k.baddr, c->broker_addr, 16);
+		err = bpf_map__lookup_elem(b->skel->maps.conns6, &k, sizeof(k), out,
+					   sizeof(*out), 0);
+	}
+	return err ? -ENOENT : 0;
 }
 
 int kt_bpf_set_policy(const struct kt_bpf *b, int api_key, const struct kt_policy *p)

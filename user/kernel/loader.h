@@ -62,6 +62,12 @@ int kt_bpf_prog_fd(const struct kt_bpf *b);
 int kt_bpf_ringbuf_fd(const struct kt_bpf *b);
 /* Sum the per-CPU counters into out[KT_C_MAX]. */
 int kt_bpf_counters(const struct kt_bpf *b, uint64_t *out);
+/*
+ * The kernel's state of connection c (both directions), for tests and
+ * debugging. Returns 0, or -ENOENT if it has none.
+ */
+struct kt_cstate;
+int kt_bpf_conn_state(const struct kt_bpf *b, const struct kt_conn *c, struct kt_cstate *out);
 /* Replace the capture policy of one api_key. */
 int kt_bpf_set_policy(const struct kt_bpf *b, int api_key, const struct kt_policy *p);
 

@@ -46,6 +46,7 @@ struct kt_agent {
 	struct list_head resp_waits;	/* answered, waiting for capture chunks */
 	struct conn *last;		/* the connection of the previous record */
 	struct list_head closing;	/* connections closed, kept a moment */
+	struct kt_expander *x;		/* kernel records -> views */
 	struct kt_agent_stats st;
 };
 
@@ -100,8 +101,10 @@ struct kt_agent *kt_agent_new(const struct kt_agent_cfg *cfg,
 		a->cfg.max_conns = 1;
 	a->on_exchange = on_exchange;
 	a->ctx = ctx;
-	if (ht_init(&a->conns, 1024) || ht_init(&a->pend, 1024)) {
+	a->x = kt_expander_new(cfg->max_conn_ids ? cfg->max_conn_ids : 65536);
+	if (!a->x || ht_init(&a->conns, 1024) || ht_init(&a->pend, 1024)) {
 		ht_free(&a->conns);
+		kt_expander_free(a->x);
 		free(a);
 		return NULL;
 	}
@@ -524,42 +527,42 @@ static void on_stream(struct kt_agent *a, const struct kt_ev_stream *ev, uint64_
 	}
 }
 
-int kt_agent_record(struct kt_agent *a, const void *rec, size_t len, uint64_t ts_ns)
+static void on_view(void *ctx, const union kt_ev *v, uint64_t ts)
 {
-	const struct kt_ev_hdr *h = rec;
-	uint64_t ts;
+	kt_agent_event(ctx, v, ts);
+}
 
-	a->st.records++;
-	if (len < sizeof(*h) || h->version != KT_FORMAT_VERSION)
-		goto bad;
-	ts = ts_ns ? ts_ns : h->ts_ns;
-	switch (h->type) {
+void kt_agent_event(struct kt_agent *a, const union kt_ev *v, uint64_t ts)
+{
+	switch (v->h.type) {
 	case KT_EV_REQUEST:
+		on_request(a, &v->fr, ts);
+		break;
 	case KT_EV_RESPONSE:
-		if (len < sizeof(struct kt_ev_frame))
-			goto bad;
-		if (h->type == KT_EV_REQUEST)
-			on_request(a, rec, ts);
-		else
-			on_response(a, rec, ts);
-		return 0;
+		on_response(a, &v->fr, ts);
+		break;
 	case KT_EV_DATA:
-		if (len < offsetof(struct kt_ev_data, data) || h->dir > KT_DIR_RESP ||
-		    len < offsetof(struct kt_ev_data, data) +
-			  ((const struct kt_ev_data *)rec)->len)
-			goto bad;
-		on_data(a, rec);
-		return 0;
+		if (v->h.dir <= KT_DIR_RESP)
+			on_data(a, &v->d);
+		break;
 	case KT_EV_CLOSE:
 	case KT_EV_GAP:
-		if (len < sizeof(struct kt_ev_stream) || h->dir > KT_DIR_RESP)
-			goto bad;
-		on_stream(a, rec, ts);
-		return 0;
+		if (v->h.dir <= KT_DIR_RESP)
+			on_stream(a, &v->s, ts);
+		break;
 	}
-bad:
-	a->st.bad_records++;
-	return -1;
+}
+
+int kt_agent_record(struct kt_agent *a, const void *rec, size_t len, uint64_t ts_ns)
+{
+	const struct kt_expand_stats *xs = kt_expander_stats(a->x);
+	int err;
+
+	a->st.records++;
+	err = kt_expand(a->x, rec, len, ts_ns, on_view, a);
+	a->st.bad_records = xs->bad;
+	a->st.unknown_conn_records = xs->unknown_conn;
+	return err;
 }
 
 static void expire_list(struct kt_agent *a, struct list_head *l, uint64_t now)
@@ -610,6 +613,7 @@ void kt_agent_free(struct kt_agent *a)
 	kt_agent_flush(a);
 	ht_free(&a->conns);
 	ht_free(&a->pend);
+	kt_expander_free(a->x);
 	free(a);
 }
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "kafkatap.h"
+#include "pair/records.h"
 
 enum kt_status {
 	KT_STATUS_OK = 0,		/* paired with its response */
@@ -71,6 +72,7 @@ struct kt_exchange {
 struct kt_agent_stats {
 	uint64_t records;
 	uint64_t bad_records;		/* wrong version/size: a kafkatap bug */
+	uint64_t unknown_conn_records;	/* name a connection never announced (lost) */
 	uint64_t requests;
 	uint64_t responses;
 	uint64_t paired;
@@ -93,6 +95,7 @@ struct kt_agent_cfg {
 	uint64_t close_grace_ns;	/* a closed connection lingers this long */
 	uint32_t max_pending;
 	uint32_t max_conns;
+	uint32_t max_conn_ids;		/* kernel connection ids remembered (0: 65536) */
 	uint32_t max_capture;		/* bytes kept per frame */
 };
 
@@ -119,9 +122,13 @@ void kt_agent_free(struct kt_agent *a);
 /*
  * One ring buffer record. ts_ns, when not 0, replaces the record's
  * timestamp (replay uses the capture's clock). Returns 0, or -1 for a
- * record that is not a kafkatap record of this format (counted).
+ * record that is not a kafkatap record of this format, or that names a
+ * connection never announced (counted).
  */
 int kt_agent_record(struct kt_agent *a, const void *rec, size_t len, uint64_t ts_ns);
+
+/* One view of a record (pair/records.h), as kt_agent_record() makes them. */
+void kt_agent_event(struct kt_agent *a, const union kt_ev *v, uint64_t ts_ns);
 
 /* Expire what is due at `now_ns` (agent clock). */
 void kt_agent_tick(struct kt_agent *a, uint64_t now_ns);
