@@ -38,7 +38,7 @@
 #define PIPE_FRAMES	25	/* 25 x 118 bytes: within the one page a test run takes */
 
 enum cls { C_SYN, C_REQ, C_RESP, C_ACK, C_OTHER, C_PREQ, C_PRESP, C_NOP,
-	    C_BREQ, C_BRESP, C_BACK, C_BIGHEAD, C_CONT, C_N };
+	    C_BREQ, C_BRESP, C_BACK, C_BIGHEAD, C_CONT, C_BATCHSEG, C_N };
 
 static const char *const cls_name[C_N] = {
 	[C_SYN] = "syn",
@@ -54,6 +54,7 @@ static const char *const cls_name[C_N] = {
 	[C_BACK] = "backlog_ack",
 	[C_BIGHEAD] = "big_head",
 	[C_CONT] = "continuation",
+	[C_BATCHSEG] = "batch_segment",
 };
 
 static const char *const cls_desc[C_N] = {
@@ -70,6 +71,7 @@ static const char *const cls_desc[C_N] = {
 	[C_BACK] = "(c) pure ACK, agent behind",
 	[C_BIGHEAD] = "(f) 58 KB Produce, first segment",
 	[C_CONT] = "(f) 58 KB Produce, continuation",
+	[C_BATCHSEG] = "(g) Fetch segment with a batch header",
 };
 
 struct series {
@@ -448,6 +450,85 @@ static void bulk(struct conn *c, int frames, struct buf *bp)
 	*bp = b;
 }
 
+/* A magic 2 batch of exactly len bytes: its header, then opaque bytes. */
+static void opaque_batch(struct buf *b, int64_t base, size_t len)
+{
+	size_t i;
+
+	buf_be32(b, (uint32_t)(base >> 32));
+	buf_be32(b, (uint32_t)base);
+	buf_be32(b, len - 12);
+	buf_be32(b, 0);
+	buf_u8(b, 2);
+	buf_be32(b, 0);
+	buf_be16(b, 0);
+	buf_be32(b, 9);
+	for (i = 0; i < 4; i++)
+		buf_be32(b, i & 1 ? 0 : 0x18c);
+	for (i = 0; i < 7; i++)		/* producer id, epoch, base sequence */
+		buf_be16(b, 0xffff);
+	buf_be32(b, 10);
+	for (i = 61; i < len; i++)
+		buf_u8(b, (uint8_t)i);
+}
+
+/*
+ * (g) Fetch v11 responses of 16 batches of 3620 bytes in 1448-byte
+ * segments: the segments where a batch starts are walked (its header is
+ * kept), the others are continuations.
+ */
+static void fetch_bulk(struct conn *c, int frames, struct buf *bp)
+{
+	struct buf b = *bp, q = {};
+	size_t off, start, bs[17];
+	int i, k;
+
+	for (i = 0; i < frames; i++) {
+		q.len = 0;
+		kafka_request(&q, 1, 11, c->corr, "bench", "\xff\xff\xff\xff\x00\x00\x01\xf4", 8);
+		run(C_SYN, &c->t, c->cseq, TCP_PSH, q.p, q.len);
+		c->cseq += q.len;
+		b.len = 0;
+		buf_be32(&b, 0);
+		buf_be32(&b, c->corr++);
+		buf_be32(&b, 0);		/* throttle */
+		buf_be16(&b, 0);		/* error */
+		buf_be32(&b, 0);		/* session */
+		buf_be32(&b, 1);
+		buf_str16(&b, "bench");
+		buf_be32(&b, 1);
+		buf_be32(&b, 0);		/* partition */
+		buf_be16(&b, 0);
+		for (k = 0; k < 6; k++)		/* hw, lso, log start */
+			buf_be32(&b, 0);
+		buf_be32(&b, 0);		/* aborted: none */
+		buf_be32(&b, 0xffffffff);	/* preferred replica */
+		buf_be32(&b, 16 * 3620);
+		for (k = 0; k < 16; k++) {
+			bs[k] = b.len;
+			opaque_batch(&b, k * 10, 3620);
+		}
+		bs[16] = b.len;
+		b.p[0] = (b.len - 4) >> 24;
+		b.p[1] = (b.len - 4) >> 16;
+		b.p[2] = (b.len - 4) >> 8;
+		b.p[3] = b.len - 4;
+		for (off = 0; off < b.len; off += 1448) {
+			size_t n = b.len - off < 1448 ? b.len - off : 1448;
+			bool hdr = false;
+
+			for (k = 0, start = off; k < 16; k++)
+				if (bs[k] >= start && bs[k] < start + n)
+					hdr = true;
+			run(!off ? C_SYN : hdr ? C_BATCHSEG : C_CONT, &c->r, c->bseq, TCP_PSH,
+			    b.p + off, n);
+			c->bseq += n;
+		}
+	}
+	free(q.p);
+	*bp = b;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct bpf_insn nop[] = {
@@ -459,7 +540,7 @@ int main(int argc, char **argv)
 	struct conn *conns, pc, oc, bc;
 	struct kt_load_opts lo;
 	struct kt_bpf bpf;
-	uint64_t cnt[KT_C_MAX], cnt0[KT_C_MAX], cnt1[KT_C_MAX], bulk_fast;
+	uint64_t cnt[KT_C_MAX], cnt0[KT_C_MAX], cnt1[KT_C_MAX], bulk_fast, fetch_batches, fetch_failed;
 	double floor, mix_raw, mix_net, bmix;
 	static const enum cls mixc[] = { C_REQ, C_ACK, C_RESP }, bmixc[] = { C_BREQ, C_BACK, C_BRESP };
 	static const double mixw[] = { 0.45, 0.45, 0.10 };
@@ -542,6 +623,12 @@ usage:
 	ring_buffer__consume(rb);
 	kt_bpf_counters(&bpf, cnt1);
 	bulk_fast = cnt1[KT_C_FAST] - cnt0[KT_C_FAST];
+	kt_bpf_counters(&bpf, cnt0);
+	fetch_bulk(&bc, 200, &b);
+	ring_buffer__consume(rb);
+	kt_bpf_counters(&bpf, cnt1);
+	fetch_batches = cnt1[KT_C_WALK_BATCHES] - cnt0[KT_C_WALK_BATCHES];
+	fetch_failed = cnt1[KT_C_WALK_FAILED] - cnt0[KT_C_WALK_FAILED];
 	/*
 	 * The agent falls behind: nothing is consumed while the mix runs on
 	 * until the ring holds more than the wakeup threshold, then measured.
@@ -600,9 +687,12 @@ usage:
 	       "ns/packet raw, p50 %u, p99 %u; %.2fx the mix\n", (unsigned long long)backlog,
 	       lo.ringbuf_bytes / 8, bmix, mix_quantile(bmixc, mixw, 3, 0.5),
 	       mix_quantile(bmixc, mixw, 3, 0.99), bmix / mix_raw);
-	printf("  continuation segment of a large frame: %.1f ns net (%llu of %zu continuations "
-	       "took the fast path)\n", ser[C_CONT].mean - floor, (unsigned long long)bulk_fast,
-	       ser[C_CONT].n);
+	printf("  Fetch segment holding a batch header: %.1f ns net (%llu batch headers kept, "
+	       "%llu walks failed)\n", ser[C_BATCHSEG].mean - floor,
+	       (unsigned long long)fetch_batches, (unsigned long long)fetch_failed);
+	printf("  continuation segment of a large frame: %.1f ns net (%llu of the Produce "
+	       "requests' 7800 took the fast path)\n", ser[C_CONT].mean - floor,
+	       (unsigned long long)bulk_fast);
 	printf("  pipelined: %.1f ns/frame (requests), %.1f ns/frame (responses), net\n",
 	       (ser[C_PREQ].mean - floor) / PIPE_FRAMES, (ser[C_PRESP].mean - floor) / PIPE_FRAMES);
 	printf("  kt_feed_bench repeat=%u: ack %u ns, other port %u ns, no-op %u ns\n",

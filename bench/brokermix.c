@@ -73,6 +73,8 @@ static void inject(const struct tuple *t, uint32_t seq, uint8_t flags, const uin
 	uint8_t *f;
 	size_t len = tcp_segment(&f, t, seq, flags, p, n);
 
+	/* The headers in the linear area, as the TCP stack and GRO leave them. */
+	vh.hdr_len = 14 + 20 + 20;
 	if (n > MSS) {
 		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
@@ -117,7 +119,7 @@ static void batch(struct buf *b, int64_t base, size_t len)
 }
 
 /* Produce v9 (flexible), acks=1, one partition, four batches: `total` bytes. */
-static void produce(struct buf *b, int32_t corr, size_t total)
+static void produce(struct buf *b, int32_t corr, size_t total, int nb)
 {
 	static const char cid[] = "broker-mix", topic[] = "mix-topic";
 	size_t fixed = 4 + 2 + 2 + 4 + 2 + strlen(cid) + 1 + 1 + 2 + 4 + 1 + 1 + strlen(topic) +
@@ -141,8 +143,8 @@ static void produce(struct buf *b, int32_t corr, size_t total)
 	buf_u8(b, 0x80 | ((rec + 1) & 0x7f));	/* records: 3-byte uvarint */
 	buf_u8(b, 0x80 | (((rec + 1) >> 7) & 0x7f));
 	buf_u8(b, ((rec + 1) >> 14) & 0x7f);
-	for (i = 0; i < 4; i++)
-		batch(b, corr * 400 + i * 100, i < 3 ? rec / 4 : rec - 3 * (rec / 4));
+	for (i = 0; i < (size_t)nb; i++)
+		batch(b, corr * 400 + i * 100, i + 1 < (size_t)nb ? rec / nb : rec - (nb - 1) * (rec / nb));
 	buf_u8(b, 0);			/* partition, topic, request tags */
 	buf_u8(b, 0);
 	buf_u8(b, 0);
@@ -262,7 +264,7 @@ static void run_variant(const char *name, size_t piece, int rounds, int nop_fd,
 		/* Produce: 4 requests of 64 KiB in a row, 4 small responses. */
 		out.len = 0;
 		for (j = 0; j < 4; j++)
-			produce(&out, i * 8 + j, PRODUCE_BYTES);
+			produce(&out, i * 8 + j, PRODUCE_BYTES, 4);
 		send_stream(&c, &b, out.p, out.len, piece, &ty);
 		for (j = 0; j < 4; j++) {
 			uint8_t body[52] = {};
@@ -361,6 +363,7 @@ int main(int argc, char **argv)
 		die("BPF_ENABLE_STATS");
 	/* A first round warms the ring buffer and the maps; not measured. */
 	run_variant("warm-up", GSO_PIECE, 2, nop_fd, &bpf, &gro);
+
 	run_variant("gro", GSO_PIECE, rounds, nop_fd, &bpf, &gro);
 	run_variant("segments", MSS, rounds, nop_fd, &bpf, &seg);
 	close(stats_fd);

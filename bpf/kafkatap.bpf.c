@@ -24,11 +24,26 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u8 broker_filter = 0;	/* only addresses in `brokers` */
 const volatile __u8 any_l3_iface = 0;	/* some interface lacks Ethernet */
 
-/* The broker ports: a global, read without a map lookup. Set before load. */
+/*
+ * The broker ports: up to KT_PORT_LIST of them in rodata (its first cache
+ * line, read anyway), else a bitmap global (no map lookup, but 8 KiB).
+ */
+#define KT_PORT_LIST 8
+const volatile __u16 port_list[KT_PORT_LIST] = {};
+const volatile __u8 n_port_list = 0;	/* 0: use the bitmap */
 struct kt_port_bitmap ports = {};
 
 static __always_inline bool port_set(__u16 port)
 {
+	int i;
+
+	if (n_port_list) {
+#pragma unroll
+		for (i = 0; i < KT_PORT_LIST; i++)
+			if (i < n_port_list && port_list[i] == port)
+				return true;
+		return false;
+	}
 	return ports.bits[(port >> 6) & (KT_PORT_WORDS - 1)] & (1ULL << (port & 63));
 }
 
@@ -47,84 +62,128 @@ static __always_inline struct kt_cstate *conn_new(struct kt_scratch *sc, void *m
 	return bpf_map_lookup_elem(map, key);
 }
 
-/*
- * Everything after the packet is parsed: direction, filters, counters, the
- * connection, then the fast path or the exact tracker.
- */
-static __always_inline void kt_packet(struct __sk_buff *skb, struct kt_scratch *sc)
+static __always_inline bool broker_ok(const __u8 *addr, __u8 family)
 {
-	struct pkt *pk = &sc->pk;
-	struct kt_cstate *cs;
+	struct kt_addr_key ak = { .family = family };
+
+	__builtin_memcpy(ak.addr, addr, 16);
+	return bpf_map_lookup_elem(&brokers, &ak) != NULL;
+}
+
+static __always_inline struct kt_counters *count(const struct l4 *h)
+{
+	__u32 zero = 0;
+	struct kt_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (c) {
+		c->c[KT_C_PACKETS]++;
+		c->c[KT_C_PAYLOAD_BYTES] += h->payload_len;
+	}
+	return c;
+}
+
+/* The fast path took it: counted with the packet (one lookup, one line). */
+static __always_inline bool fast(struct kt_cstate *cs, const struct l4 *h, __u8 dir,
+				 struct kt_counters *c)
+{
+	if (!kt_fast(cs, h, dir))
+		return false;
+	if (c)
+		c->c[KT_C_FAST]++;
+	return true;
+}
+
+/* The exact tracker, for what the fast path did not take; cs NULL: none yet. */
+static __always_inline void slow(struct __sk_buff *skb, const struct l4 *h, __u8 dir,
+				 struct kt_cstate *cs, void *map, const void *key,
+				 struct kt_scratch *sc)
+{
+	if (pkt_fill(skb, h, &sc->pk))
+		return;
+	if (!cs) {
+		/* No state and a FIN or RST: the end of something we never saw. */
+		if (h->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
+			return;
+		cs = conn_new(sc, map, key, skb->ifindex);
+		if (!cs)
+			return;
+	}
+	kt_track(skb, &sc->pk, dir, cs, sc);
+}
+
+/*
+ * Everything after the headers are parsed: direction, filters, counters,
+ * the connection, then the fast path or the exact tracker.
+ */
+static __always_inline void kt_packet(struct __sk_buff *skb, const struct l4 *h)
+{
 	struct kt_counters *c;
+	struct kt_scratch *sc;
+	struct kt_cstate *cs;
 	__u32 zero = 0;
 	__u8 dir;
 
 	/* A pure ACK moves no frame boundary and opens or closes nothing. */
-	if (!pk->payload_len && !(pk->tcp_flags & (KT_TCP_SYN | KT_TCP_FIN | KT_TCP_RST)))
+	if (!h->payload_len && !(h->tcp_flags & (KT_TCP_SYN | KT_TCP_FIN | KT_TCP_RST)))
 		return;
-	if (port_set(pk->dport))
+	if (port_set(h->dport))
 		dir = KT_DIR_REQ;
-	else if (port_set(pk->sport))
+	else if (port_set(h->sport))
 		dir = KT_DIR_RESP;
 	else
 		return;
-	if (broker_filter) {
-		struct kt_addr_key ak = { .family = pk->family };
-
-		__builtin_memcpy(ak.addr, dir == KT_DIR_REQ ? pk->daddr : pk->saddr, 16);
-		if (!bpf_map_lookup_elem(&brokers, &ak))
-			return;
-	}
-	c = bpf_map_lookup_elem(&counters, &zero);
-	if (c) {
-		c->c[KT_C_PACKETS]++;
-		c->c[KT_C_PAYLOAD_BYTES] += pk->payload_len;
-	}
 	/* The connection: the client end first, whichever way the packet goes. */
-	if (pk->family == 4) {
+	if (h->family == 4) {
+		__u32 buf[2], *a = hdr_at(skb, h->l3 + 12, 8, buf);
 		struct kt_key4 k4;
 
-		__builtin_memcpy(&k4.caddr, dir == KT_DIR_REQ ? pk->saddr : pk->daddr, 4);
-		__builtin_memcpy(&k4.baddr, dir == KT_DIR_REQ ? pk->daddr : pk->saddr, 4);
-		k4.cport = dir == KT_DIR_REQ ? pk->sport : pk->dport;
-		k4.bport = dir == KT_DIR_REQ ? pk->dport : pk->sport;
-		cs = bpf_map_lookup_elem(&conns4, &k4);
-		if (cs && kt_fast(cs, pk, dir))
+		if (!a)
 			return;
-		if (!cs) {
-			/* No state and a FIN or RST: the end of something we never saw. */
-			if (pk->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
-				return;
-			cs = conn_new(sc, &conns4, &k4, skb->ifindex);
-			if (!cs)
+		if (broker_filter) {
+			__u32 b[4] = { a[dir == KT_DIR_REQ ? 1 : 0] };
+
+			if (!broker_ok((const __u8 *)b, 4))
 				return;
 		}
+		c = count(h);
+		k4.caddr = a[dir == KT_DIR_REQ ? 0 : 1];
+		k4.baddr = a[dir == KT_DIR_REQ ? 1 : 0];
+		k4.cport = dir == KT_DIR_REQ ? h->sport : h->dport;
+		k4.bport = dir == KT_DIR_REQ ? h->dport : h->sport;
+		cs = bpf_map_lookup_elem(&conns4, &k4);
+		if (cs && fast(cs, h, dir, c))
+			return;
+		sc = bpf_map_lookup_elem(&scratch, &zero);
+		if (sc)
+			slow(skb, h, dir, cs, &conns4, &k4, sc);
 	} else {
-		struct kt_key6 *k6 = &sc->k6;
+		struct kt_key6 *k6;
+		struct pkt *pk;
 
+		sc = bpf_map_lookup_elem(&scratch, &zero);
+		if (!sc || pkt_fill(skb, h, &sc->pk))
+			return;
+		pk = &sc->pk;
+		if (broker_filter && !broker_ok(dir == KT_DIR_REQ ? pk->daddr : pk->saddr, 6))
+			return;
+		c = count(h);
+		k6 = &sc->k6;
 		__builtin_memcpy(k6->caddr, dir == KT_DIR_REQ ? pk->saddr : pk->daddr, 16);
 		__builtin_memcpy(k6->baddr, dir == KT_DIR_REQ ? pk->daddr : pk->saddr, 16);
 		k6->cport = dir == KT_DIR_REQ ? pk->sport : pk->dport;
 		k6->bport = dir == KT_DIR_REQ ? pk->dport : pk->sport;
 		cs = bpf_map_lookup_elem(&conns6, k6);
-		if (cs && kt_fast(cs, pk, dir))
+		if (cs && fast(cs, h, dir, c))
 			return;
-		if (!cs) {
-			if (pk->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
-				return;
-			cs = conn_new(sc, &conns6, k6, skb->ifindex);
-			if (!cs)
-				return;
-		}
+		slow(skb, h, dir, cs, &conns6, k6, sc);
 	}
-	kt_track(skb, pk, dir, cs, sc);
 }
 
 SEC("tc")
 int kafkatap_tc(struct __sk_buff *skb)
 {
-	struct kt_scratch *sc;
-	__u32 l2 = 14, zero = 0;
+	struct l4 h = {};
+	__u32 l2 = 14;
 
 	if (any_l3_iface) {
 		__u32 ifindex = skb->ifindex, *v;
@@ -133,9 +192,8 @@ int kafkatap_tc(struct __sk_buff *skb)
 		if (v)
 			l2 = *v;
 	}
-	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (sc && !parse_pkt(skb, l2, &sc->pk))
-		kt_packet(skb, sc);
+	if (!parse_l4(skb, l2, &h))
+		kt_packet(skb, &h);
 	return TC_ACT_UNSPEC;
 }
 

@@ -40,9 +40,25 @@ static __always_inline void *hdr_at(struct __sk_buff *skb, __u32 off, __u32 len,
 	return bpf_skb_load_bytes(skb, off, buf, len) ? NULL : buf;
 }
 
+/*
+ * What decides whether a packet matters, read first and kept on the stack:
+ * a pure ACK or a packet of another port leaves before anything else is
+ * touched. Addresses are copied later, for packets that matter.
+ */
+struct l4 {
+	__u32	seq;
+	__u32	payload_off;	/* offset of the TCP payload in the skb */
+	__u32	payload_len;
+	__u16	sport;		/* host order */
+	__u16	dport;
+	__u16	l3;		/* offset of the IP header */
+	__u8	family;		/* 4 or 6 */
+	__u8	tcp_flags;
+};
+
 /* ip_end: offset one past the IP packet (Ethernet padding excluded). */
-static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
-				      struct pkt *pk, __u32 *l4, __u32 *ip_end)
+static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off, __u32 *l4,
+				      __u32 *ip_end)
 {
 	struct iphdr buf, *ip = hdr_at(skb, off, sizeof(buf), &buf);
 	__u32 ihl, tot;
@@ -60,33 +76,25 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 	tot = bpf_ntohs(ip->tot_len);
 	/* BIG TCP GSO packets carry tot_len 0: the skb length is the truth. */
 	*ip_end = tot ? off + tot : skb->len;
-	pk->family = 4;
-	__builtin_memcpy(pk->saddr, &ip->saddr, 4);
-	__builtin_memcpy(pk->daddr, &ip->daddr, 4);
 	*l4 = off + ihl;
 	return 0;
 }
 
-static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
-				      struct pkt *pk, __u32 *l4, __u32 *ip_end)
+static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off, __u32 *l4,
+				      __u32 *ip_end)
 {
-	struct ipv6hdr ip6;
+	struct ipv6hdr buf, *ip6 = hdr_at(skb, off, sizeof(buf), &buf);
 	struct { __u8 nexthdr; __u8 len; } ext;
 	__u32 plen;
 	__u8 nh;
 	int i;
 
-	if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)))
+	if (!ip6 || ip6->version != 6)
 		return -1;
-	if (ip6.version != 6)
-		return -1;
-	plen = bpf_ntohs(ip6.payload_len);
-	*ip_end = plen ? off + sizeof(ip6) + plen : skb->len;
-	__builtin_memcpy(pk->saddr, &ip6.saddr, 16);
-	__builtin_memcpy(pk->daddr, &ip6.daddr, 16);
-	pk->family = 6;
-	nh = ip6.nexthdr;
-	off += sizeof(ip6);
+	plen = bpf_ntohs(ip6->payload_len);
+	*ip_end = plen ? off + sizeof(buf) + plen : skb->len;
+	nh = ip6->nexthdr;
+	off += sizeof(buf);
 	/* A bounded loop: the verifier walks it, no unrolling needed. */
 	for (i = 0; i < KT_MAX_IPV6_EXT; i++) {
 		if (nh == IPPROTO_TCP)
@@ -105,21 +113,22 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 	return 0;
 }
 
-/* l2_len: bytes before the IP header (14 for Ethernet, 0 for tun/wireguard). */
-static __always_inline int parse_pkt(struct __sk_buff *skb, __u32 l2_len,
-				     struct pkt *pk)
+/* l2_len: bytes before the IP header (14 for Ethernet, 0 for tun/wireguard, cgroup). */
+static __always_inline int parse_l4(struct __sk_buff *skb, __u32 l2_len, struct l4 *h)
 {
 	struct tcphdr buf, *th;
 	__u32 l4, ip_end, doff, end;
 	int err;
 
-	__builtin_memset(pk, 0, sizeof(*pk));
-	if (skb->protocol == bpf_htons(ETH_P_IP))
-		err = parse_ipv4(skb, l2_len, pk, &l4, &ip_end);
-	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		err = parse_ipv6(skb, l2_len, pk, &l4, &ip_end);
-	else
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		h->family = 4;
+		err = parse_ipv4(skb, l2_len, &l4, &ip_end);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		h->family = 6;
+		err = parse_ipv6(skb, l2_len, &l4, &ip_end);
+	} else {
 		return -1;
+	}
 	if (err)
 		return -1;
 	th = hdr_at(skb, l4, sizeof(buf), &buf);
@@ -129,12 +138,38 @@ static __always_inline int parse_pkt(struct __sk_buff *skb, __u32 l2_len,
 	if (doff < sizeof(buf))
 		return -1;
 	end = ip_end < skb->len ? ip_end : skb->len;
-	pk->sport = bpf_ntohs(th->source);
-	pk->dport = bpf_ntohs(th->dest);
-	pk->seq = bpf_ntohl(th->seq);
-	pk->tcp_flags = ((__u8 *)th)[13];
-	pk->payload_off = l4 + doff;
-	pk->payload_len = end > l4 + doff ? end - (l4 + doff) : 0;
+	h->l3 = l2_len;
+	h->sport = bpf_ntohs(th->source);
+	h->dport = bpf_ntohs(th->dest);
+	h->seq = bpf_ntohl(th->seq);
+	h->tcp_flags = ((__u8 *)th)[13];
+	h->payload_off = l4 + doff;
+	h->payload_len = end > l4 + doff ? end - (l4 + doff) : 0;
+	return 0;
+}
+
+/* The whole of a packet that matters: the header fields and its addresses. */
+static __always_inline int pkt_fill(struct __sk_buff *skb, const struct l4 *h, struct pkt *pk)
+{
+	__u32 off = h->l3 + (h->family == 4 ? 12 : 8);
+
+	__builtin_memset(pk->saddr, 0, sizeof(pk->saddr) + sizeof(pk->daddr));
+	if (h->family == 4) {
+		if (bpf_skb_load_bytes(skb, off, pk->saddr, 4) ||
+		    bpf_skb_load_bytes(skb, off + 4, pk->daddr, 4))
+			return -1;
+	} else if (bpf_skb_load_bytes(skb, off, pk->saddr, 16) ||
+		   bpf_skb_load_bytes(skb, off + 16, pk->daddr, 16)) {
+		return -1;
+	}
+	pk->sport = h->sport;
+	pk->dport = h->dport;
+	pk->family = h->family;
+	pk->tcp_flags = h->tcp_flags;
+	pk->_pad = 0;
+	pk->seq = h->seq;
+	pk->payload_off = h->payload_off;
+	pk->payload_len = h->payload_len;
 	return 0;
 }
 

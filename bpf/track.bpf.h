@@ -396,6 +396,20 @@ __attribute__((noinline)) int kt_flush(struct __sk_buff *skb, struct kt_scratch 
 		pd->bytes = 0;
 		return 0;
 	}
+	if (type != KT_EV_DATA && !pd->nruns) {
+		/* Most frames: no capture here, the record written in place. */
+		struct kt_rec_frame *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+
+		if (!r) {
+			cnt_inc(KT_C_RB_FAIL);
+			goto done;
+		}
+		pd->fr.nruns = 0;
+		__builtin_memcpy(r, &pd->fr, sizeof(*r));
+		bpf_ringbuf_submit(r, rb_flags(sizeof(*r)));
+		cnt_inc(type == KT_EV_REQUEST ? KT_C_REQUESTS : KT_C_RESPONSES);
+		goto done;
+	}
 	if (type == KT_EV_DATA) {
 		struct kt_rec_data *dr = (struct kt_rec_data *)sc->out;
 
@@ -712,6 +726,9 @@ static __always_inline int head_step(struct kt_walk *w)
 		__builtin_memcpy(&sc->head[KT_HOFF], cr->head, KT_HEAD_MAX);
 	}
 	room = KT_HEAD_MAX - carried;
+	/* A response's head is 8 bytes; a request's runs to its acks. */
+	if (w->seg->dir == KT_DIR_RESP && room > 16)
+		room = 16;
 	n_load = avail < room ? avail : room;
 	barrier_var(n_load);
 	n_load &= 2 * KT_HEAD_MAX - 1;
@@ -1014,17 +1031,16 @@ out:
  * The fast path: an in-order segment of a synchronised direction that ends
  * before anything is to be reported or captured. Returns true if taken.
  */
-static __always_inline bool kt_fast(struct kt_cstate *cs, const struct pkt *pk, __u8 dir)
+static __always_inline bool kt_fast(struct kt_cstate *cs, const struct l4 *h, __u8 dir)
 {
 	struct kt_dstate *d = &cs->d[dir & 1];
 
-	if (pk->tcp_flags & (KT_TCP_SYN | KT_TCP_FIN | KT_TCP_RST))
+	if (h->tcp_flags & (KT_TCP_SYN | KT_TCP_FIN | KT_TCP_RST))
 		return false;
-	if (d->state != KT_ST_SYNC || pk->seq != d->next_seq ||
-	    seq_diff(pk->seq + pk->payload_len, d->until) > 0)
+	if (d->state != KT_ST_SYNC || h->seq != d->next_seq ||
+	    seq_diff(h->seq + h->payload_len, d->until) > 0)
 		return false;
-	d->next_seq = pk->seq + pk->payload_len;
-	cnt_inc(KT_C_FAST);
+	d->next_seq = h->seq + h->payload_len;
 	return true;
 }
 

@@ -254,18 +254,24 @@ struct kt_addr_key {
 };
 _Static_assert(sizeof(struct kt_addr_key) == 20, "kt_addr_key is a wire format");
 
-/* Per-CPU counters (map `counters`), indexed by enum kt_counter. */
+/*
+ * Per-CPU counters (map `counters`), indexed by enum kt_counter. The ones
+ * every packet or frame touches come first, together.
+ */
 enum kt_counter {
 	KT_C_PACKETS = 0,	/* TCP segments on a broker port, but pure ACKs */
 	KT_C_PAYLOAD_BYTES,	/* TCP payload bytes on a broker port */
+	KT_C_FAST,		/* segments the fast path took: nothing to report in them
+				 * (next to PACKETS: the fast path touches one cache line) */
 	KT_C_REQUESTS,		/* request frames reported */
 	KT_C_RESPONSES,		/* response frames reported */
 	KT_C_DATA_RECORDS,	/* records carrying captured bytes (a frame's own, or KT_EV_DATA) */
+	KT_C_WALK_BATCHES,	/* record batch headers kept by STRUCTURE walks */
+	KT_C_RB_FAIL,		/* ring buffer reserve/output failures */
 	KT_C_RESYNCS,		/* streams (re)synchronised mid-stream */
 	KT_C_GAPS,		/* sequence gaps: state dropped */
 	KT_C_RETRANS,		/* segments wholly seen before (retransmits, second sightings) */
 	KT_C_OVERLAPS,		/* segments partly seen before */
-	KT_C_RB_FAIL,		/* ring buffer reserve/output failures */
 	KT_C_UNSYNC_SKIPPED,	/* segments skipped while not synchronised */
 	KT_C_CARRIES,		/* frame heads split across segments */
 	KT_C_STEP_BUDGET,	/* segments with more frames than one pass allows */
@@ -278,10 +284,8 @@ enum kt_counter {
 	KT_C_CLOSES,		/* FIN/RST seen */
 	KT_C_SASL_REDACTED,	/* SaslAuthenticate frames kept header-only */
 	KT_C_WALK_FAILED,	/* STRUCTURE walks that met a frame off its schema */
-	KT_C_WALK_BATCHES,	/* record batch headers kept by STRUCTURE walks */
 	KT_C_INFLIGHT_SPILLED,	/* requests in flight beyond the per-connection ring */
 	KT_C_LATE_FRAMES,	/* frames recovered from a retransmission that filled a gap */
-	KT_C_FAST,		/* segments the fast path took: nothing to report in them */
 	KT_C_MAX,
 };
 

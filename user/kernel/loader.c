@@ -19,6 +19,7 @@
 #include "proto/sprogs.h"
 #include "kafkatap.skel.h"	/* after kafkatap.h: rodata uses its types */
 #include "kernel/tc.h"
+#include "lib/util.h"
 
 static const char *const counter_names[KT_C_MAX] = {
 	[KT_C_PACKETS] = "packets",
@@ -297,6 +298,12 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 	}
 	for (i = 0; i < o->n_ports; i++)
 		s->bss->ports.bits[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
+	/* A few ports: a list in rodata, read with the program's other knobs. */
+	if (o->n_ports <= (int)ARRAY_SIZE(s->rodata->port_list)) {
+		for (i = 0; i < o->n_ports; i++)
+			s->rodata->port_list[i] = o->ports[i];
+		s->rodata->n_port_list = o->n_ports;
+	}
 	s->rodata->broker_filter = o->n_brokers > 0;
 	s->rodata->wakeup_bytes = o->ringbuf_bytes / 8;
 	for (i = 0; i < o->n_ifaces; i++)
