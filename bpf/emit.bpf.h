@@ -39,8 +39,8 @@ static __always_inline __u64 conn_id_new(void)
 	return __sync_fetch_and_add(&next_conn_id, 1) + 1;
 }
 
-/* The client and broker ends, from a packet going `dir`. */
-static __always_inline void conn_of(struct kt_conn *c, const struct pkt *pk, __u8 dir)
+/* The client and broker ends, from a packet going `dir`, as the socket sees them. */
+static __always_inline void conn_of(struct kt_conn *c, const struct pkt *pk, __u8 dir, __u8 side)
 {
 	const __u8 *client = dir == KT_DIR_REQ ? pk->saddr : pk->daddr;
 	const __u8 *broker = dir == KT_DIR_REQ ? pk->daddr : pk->saddr;
@@ -50,7 +50,8 @@ static __always_inline void conn_of(struct kt_conn *c, const struct pkt *pk, __u
 	c->client_port = dir == KT_DIR_REQ ? pk->sport : pk->dport;
 	c->broker_port = dir == KT_DIR_REQ ? pk->dport : pk->sport;
 	c->family = pk->family;
-	c->_pad[0] = c->_pad[1] = c->_pad[2] = 0;
+	c->side = side;
+	c->_pad[0] = c->_pad[1] = 0;
 }
 
 /*
@@ -71,10 +72,17 @@ static __always_inline int announce(struct kt_cstate *cs, const struct pkt *pk, 
 	}
 	r->type = KT_EV_CONN;
 	r->version = KT_FORMAT_VERSION;
+	r->flags = cs->wire_set ? KT_CONN_WIRE_PEER : 0;
 	r->_pad = 0;
 	r->ifindex = cs->ifindex;
 	r->conn_id = cs->id;
-	conn_of(&r->conn, pk, dir);
+	r->client_cgroup = cs->cgroup[0];
+	r->broker_cgroup = cs->cgroup[1];
+	conn_of(&r->conn, pk, dir, cs->side);
+	__builtin_memcpy(r->wire_addr, cs->wire_addr, 16);
+	r->wire_port = cs->wire_port;
+	r->_pad2 = 0;
+	r->_pad3 = 0;
 	cs->flags |= KT_CS_ANNOUNCED;
 	bpf_ringbuf_submit(r, rb_flags(sizeof(*r)));
 	return 0;

@@ -49,7 +49,7 @@ static __always_inline bool port_set(__u16 port)
 
 /* A new connection's state, in `scratch` until inserted. */
 static __always_inline struct kt_cstate *conn_new(struct kt_scratch *sc, void *map,
-						  const void *key, __u32 ifindex)
+						  const void *key, __u32 ifindex, __u8 side)
 {
 	struct kt_cstate *init = &sc->init;
 
@@ -57,6 +57,7 @@ static __always_inline struct kt_cstate *conn_new(struct kt_scratch *sc, void *m
 	init->id = conn_id_new();
 	init->ifindex = ifindex;
 	init->cid_len = -2;
+	init->side = side;
 	/* (A CPU that inserted it first wins: its state is the one looked up.) */
 	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
 	return bpf_map_lookup_elem(map, key);
@@ -93,6 +94,25 @@ static __always_inline bool fast(struct kt_cstate *cs, const struct l4 *h, __u8 
 	return true;
 }
 
+/*
+ * The cgroup of the socket that sent the packet (TC egress, or a cgroup
+ * hook): the client's for a request, the broker's for a response. Learnt
+ * late, the connection is announced again with it.
+ */
+static __always_inline void learn_cgroup(struct __sk_buff *skb, struct kt_cstate *cs,
+					 __u8 end)
+{
+	__u64 cg;
+
+	if (cs->cgroup[end & 1] || !skb->sk)
+		return;
+	cg = bpf_skb_cgroup_id(skb);
+	if (!cg)
+		return;
+	cs->cgroup[end & 1] = cg;
+	cs->flags &= ~KT_CS_ANNOUNCED;
+}
+
 /* The exact tracker, for what the fast path did not take; cs NULL: none yet. */
 static __always_inline void slow(struct __sk_buff *skb, const struct l4 *h, __u8 dir,
 				 struct kt_cstate *cs, void *map, const void *key,
@@ -104,10 +124,12 @@ static __always_inline void slow(struct __sk_buff *skb, const struct l4 *h, __u8
 		/* No state and a FIN or RST: the end of something we never saw. */
 		if (h->tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
 			return;
-		cs = conn_new(sc, map, key, skb->ifindex);
+		cs = conn_new(sc, map, key, skb->ifindex, KT_SIDE_WIRE);
 		if (!cs)
 			return;
 	}
+	/* A packet with a local socket is on its way out: its sender's. */
+	learn_cgroup(skb, cs, dir == KT_DIR_REQ ? 0 : 1);
 	kt_track(skb, &sc->pk, dir, cs, sc);
 }
 
@@ -224,4 +246,118 @@ int kafkatap_warm(struct __sk_buff *skb)
 
 	bpf_loop(1 << 16, warm_one, &n, 0);
 	return n;
+}
+
+/*
+ * Socket level (cgroup_skb on the cgroup v2 root, or a cgroup): every
+ * local socket's packets, in every network namespace, once per socket.
+ * A connection is keyed by its socket's cookie, so NAT between the two
+ * directions (a Service VIP, DNAT, masquerade) cannot split it, and is
+ * reported with the addresses the socket sees; the data starts at the IP
+ * header. A node running both ends of a connection sees it once per end
+ * (side client, side broker).
+ */
+static __always_inline void kt_cg(struct __sk_buff *skb, bool egress)
+{
+	struct bpf_sock *sk;
+	struct kt_counters *c;
+	struct kt_scratch *sc;
+	struct kt_cstate *cs;
+	struct l4 h = {};
+	__u16 lport, rport;
+	__u32 zero = 0;
+	__u64 cookie;
+	__u8 dir, side;
+	struct pkt *pk;
+
+	if (parse_l4(skb, 0, &h))
+		return;
+	if (!h.payload_len && !(h.tcp_flags & (KT_TCP_SYN | KT_TCP_FIN | KT_TCP_RST)))
+		return;
+	lport = egress ? h.sport : h.dport;
+	rport = egress ? h.dport : h.sport;
+	if (port_set(rport)) {
+		side = KT_SIDE_CLIENT;
+		dir = egress ? KT_DIR_REQ : KT_DIR_RESP;
+	} else if (port_set(lport)) {
+		side = KT_SIDE_BROKER;
+		dir = egress ? KT_DIR_RESP : KT_DIR_REQ;
+	} else {
+		return;
+	}
+	cookie = bpf_get_socket_cookie(skb);
+	if (!cookie)
+		return;
+	c = count(&h);
+	cs = bpf_map_lookup_elem(&conns_sk, &cookie);
+	if (cs && fast(cs, &h, dir, c))
+		return;
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc || !skb->sk)
+		return;
+	sk = bpf_sk_fullsock(skb->sk);
+	if (!sk)
+		return;
+	pk = &sc->pk;
+	if (pkt_fill(skb, &h, pk))
+		return;
+	/*
+	 * The socket's view of the two ends: the packet's saddr is the
+	 * sender. A remote end on the wire other than the socket's (the
+	 * egress hook runs after the OUTPUT DNAT) is the wire peer.
+	 */
+	{
+		__u8 local[16] = {}, remote[16] = {}, *wire = egress ? pk->daddr : pk->saddr;
+		__u16 rsock = bpf_ntohs(sk->dst_port);
+
+		if (h.family == 4) {
+			__builtin_memcpy(local, &sk->src_ip4, 4);
+			__builtin_memcpy(remote, &sk->dst_ip4, 4);
+		} else {
+			__builtin_memcpy(local, sk->src_ip6, 16);
+			__builtin_memcpy(remote, sk->dst_ip6, 16);
+		}
+		if (broker_filter &&
+		    !broker_ok(side == KT_SIDE_CLIENT ? remote : local, h.family))
+			return;
+		if (!cs) {
+			if (h.tcp_flags & (KT_TCP_FIN | KT_TCP_RST))
+				return;
+			cs = conn_new(sc, &conns_sk, &cookie, 0, side);
+			if (!cs)
+				return;
+		}
+		if (!cs->wire_set && (rsock != rport ||
+				      __builtin_memcmp(remote, wire, 16))) {
+			__builtin_memcpy(cs->wire_addr, wire, 16);
+			cs->wire_port = rport;
+			cs->wire_set = 1;
+			cs->flags &= ~KT_CS_ANNOUNCED;
+		}
+		__builtin_memcpy(egress ? pk->saddr : pk->daddr, local, 16);
+		__builtin_memcpy(egress ? pk->daddr : pk->saddr, remote, 16);
+		if (egress) {
+			pk->sport = sk->src_port;
+			pk->dport = rsock;
+		} else {
+			pk->sport = rsock;
+			pk->dport = sk->src_port;
+		}
+	}
+	learn_cgroup(skb, cs, side == KT_SIDE_CLIENT ? 0 : 1);
+	kt_track(skb, pk, dir, cs, sc);
+}
+
+SEC("cgroup_skb/egress")
+int kafkatap_cg_egress(struct __sk_buff *skb)
+{
+	kt_cg(skb, true);
+	return 1;	/* always pass */
+}
+
+SEC("cgroup_skb/ingress")
+int kafkatap_cg_ingress(struct __sk_buff *skb)
+{
+	kt_cg(skb, false);
+	return 1;
 }

@@ -31,6 +31,14 @@ struct {
 	__type(value, struct kt_cstate);
 } conns6 SEC(".maps");
 
+/* cgroup mode: connections by the local socket's cookie (one side each). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u64);
+	__type(value, struct kt_cstate);
+} conns_sk SEC(".maps");
+
 /*
  * Frame heads split over segments. Write-only for syscalls: the bytes held
  * here may belong to any frame (a SaslAuthenticate one too) and are never

@@ -73,9 +73,21 @@ struct kt_conn {
 	__u16	client_port;		/* host byte order */
 	__u16	broker_port;
 	__u8	family;			/* 4 or 6 */
-	__u8	_pad[3];
+	__u8	side;			/* enum kt_side: whose socket saw it */
+	__u8	_pad[2];
 };
 _Static_assert(sizeof(struct kt_conn) == 40, "kt_conn is a wire format");
+
+/*
+ * Which end of a connection kafkatap saw it from. At socket level (cgroup
+ * mode) each local socket is one side: a node running both ends reports
+ * the connection once per side. At TC level, an interface sees the wire.
+ */
+enum kt_side {
+	KT_SIDE_WIRE	= 0,	/* TC: packets on an interface */
+	KT_SIDE_CLIENT	= 1,	/* cgroup: the local socket is the client's */
+	KT_SIDE_BROKER	= 2,	/* cgroup: the local socket is the broker's */
+};
 
 /*
  * Records. Every record starts with its type and KT_FORMAT_VERSION, and
@@ -85,16 +97,32 @@ _Static_assert(sizeof(struct kt_conn) == 40, "kt_conn is a wire format");
  * knew it was announced was lost; an id never names two connections.
  */
 
+/* kt_rec_conn.flags */
+#define KT_CONN_WIRE_PEER	0x01	/* the peer on the wire differs (NAT): wire_* */
+
 /* KT_EV_CONN: what the id stands for. */
 struct kt_rec_conn {
 	__u8	type;
 	__u8	version;
-	__u16	_pad;
-	__u32	ifindex;		/* the hook that first saw it */
+	__u8	flags;			/* KT_CONN_* */
+	__u8	_pad;
+	__u32	ifindex;		/* the hook that first saw it (0: a cgroup's) */
 	__u64	conn_id;
+	/*
+	 * The cgroup (v2 id) of the client's and of the broker's local
+	 * socket, 0 where unknown: a socket on another host, or not seen.
+	 */
+	__u64	client_cgroup;
+	__u64	broker_cgroup;
+	/* The addresses as the local socket sees them (a Service VIP). */
 	struct kt_conn conn;
+	/* The remote end as the packets carry it, with KT_CONN_WIRE_PEER. */
+	__u8	wire_addr[16];
+	__u16	wire_port;
+	__u16	_pad2;
+	__u32	_pad3;
 };
-_Static_assert(sizeof(struct kt_rec_conn) == 56, "kt_rec_conn is a wire format");
+_Static_assert(sizeof(struct kt_rec_conn) == 96, "kt_rec_conn is a wire format");
 
 /* KT_EV_CLIENT_ID: sent when a request's client_id differs from the last one. */
 struct kt_rec_client_id {

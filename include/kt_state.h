@@ -69,6 +69,11 @@ struct kt_cstate {
 	__u8	flags;			/* KT_CS_* */
 	__u8	ring_next;		/* next slot of ring[] to write */
 	__s16	cid_len;		/* client_id last sent; -2: none yet */
+	__u8	side;			/* enum kt_side */
+	__u8	wire_set;		/* wire_addr/port: the peer differs on the wire */
+	__u16	wire_port;
+	__u8	wire_addr[16];
+	__u64	cgroup[2];		/* client's, broker's socket cgroup; 0 unknown */
 	/* The client_id of the last KT_EV_CLIENT_ID, zero-filled past cid_len. */
 	__u64	cid[KT_CLIENT_ID_MAX / 8];
 	/*
@@ -78,7 +83,7 @@ struct kt_cstate {
 	 */
 	struct kt_inflight ring[KT_INFLIGHT];
 };
-_Static_assert(sizeof(struct kt_cstate) == 144 + 8 * KT_INFLIGHT,
+_Static_assert(sizeof(struct kt_cstate) == 184 + 8 * KT_INFLIGHT,
 	       "kt_cstate is read by userspace");
 
 /* Keys of the connection maps, the client end first (both directions). */
