@@ -359,6 +359,7 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 	p->frame_seq = ev->frame_seq;
 	p->x.conn = ev->h.conn;
 	p->x.ifindex = ev->h.ifindex;
+	p->x.info = ev->h.info;
 	p->x.req_ts_ns = ts;
 	p->x.api_key = ev->api_key;
 	p->x.api_version = ev->api_version;

@@ -47,8 +47,9 @@ struct kt_capture {
 };
 
 struct kt_exchange {
-	struct kt_conn conn;
+	struct kt_conn conn;		/* conn.side: whose socket saw it */
 	uint32_t ifindex;
+	struct kt_conn_info info;	/* cgroups of the local sockets, the wire peer */
 	uint64_t req_ts_ns;		/* agent clock */
 	uint64_t resp_ts_ns;		/* 0 without a response */
 	int16_t api_key;

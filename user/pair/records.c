@@ -10,7 +10,7 @@ struct xconn {
 	struct list_head lru;		/* most recently used last */
 	uint64_t id;
 	struct kt_conn conn;
-	uint32_t ifindex;
+	struct kt_conn_info info;
 	int16_t cid_len;		/* -2: none sent yet */
 	uint8_t closed;			/* bit per direction: FIN seen */
 	char cid[KT_CLIENT_ID_MAX];
@@ -109,7 +109,12 @@ static int on_conn(struct kt_expander *x, const struct kt_rec_conn *r)
 		x->st.conns++;
 	}
 	c->conn = r->conn;
-	c->ifindex = r->ifindex;
+	c->info.ifindex = r->ifindex;
+	c->info.cgroup[0] = r->client_cgroup;
+	c->info.cgroup[1] = r->broker_cgroup;
+	c->info.wire_set = r->flags & KT_CONN_WIRE_PEER;
+	memcpy(c->info.wire_addr, r->wire_addr, 16);
+	c->info.wire_port = r->wire_port;
 	return 0;
 }
 
@@ -118,10 +123,11 @@ static void hdr_of(struct kt_ev_hdr *h, const struct xconn *c, uint8_t type, uin
 {
 	h->type = type;
 	h->dir = dir;
-	h->ifindex = c->ifindex;
+	h->ifindex = c->info.ifindex;
 	h->ts_ns = ts;
 	h->conn_id = c->id;
 	h->conn = c->conn;
+	h->info = c->info;
 }
 
 /* The runs after a frame or data record's header: one data view each. */

@@ -14,13 +14,23 @@
 #include <stdint.h>
 #include "kafkatap.h"
 
+/* What the kernel announced of a connection, besides its addresses. */
+struct kt_conn_info {
+	uint32_t ifindex;		/* the hook that first saw it; 0: a cgroup's */
+	uint64_t cgroup[2];		/* the client's and broker's socket cgroup; 0 unknown */
+	bool wire_set;			/* the remote end differs on the wire (NAT): */
+	uint8_t wire_addr[16];
+	uint16_t wire_port;
+};
+
 struct kt_ev_hdr {
 	uint8_t type;			/* enum kt_ev_type */
 	uint8_t dir;			/* enum kt_dir */
-	uint32_t ifindex;		/* the hook that first saw the connection */
+	uint32_t ifindex;		/* = info.ifindex */
 	uint64_t ts_ns;			/* CLOCK_MONOTONIC (frames, closes, gaps) */
 	uint64_t conn_id;
-	struct kt_conn conn;
+	struct kt_conn conn;		/* conn.side: whose socket saw it */
+	struct kt_conn_info info;
 };
 
 /* KT_EV_REQUEST, KT_EV_RESPONSE. */
