@@ -8,7 +8,7 @@
 #include "cmd/options.h"
 #include "proto/apis.h"
 #include "decode/observe.h"
-#include "lib/util.h"
+#include "lib/parse.h"
 
 enum {
 	O_FORMAT = 256, O_ATTACH, O_RINGBUF, O_EXPIRY, O_MAX_PENDING, O_MAX_CONNS,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd/cmds.h"
+#include "lib/clock.h"
 #include "metrics/http.h"
 #include "core/live.h"
 #include "core/session.h"

@@ -14,6 +14,7 @@
 #include <ncurses.h>
 #include <term.h>
 #include "cmd/cmds.h"
+#include "lib/clock.h"
 #include "proto/apis.h"
 #include "core/live.h"
 #include "out/top_model.h"

@@ -2,6 +2,7 @@
 /* kafkatap trace: live, one line per request as it completes. */
 #include <stdio.h>
 #include "cmd/cmds.h"
+#include "lib/clock.h"
 #include "core/live.h"
 #include "core/session.h"
 #include "out/trace.h"

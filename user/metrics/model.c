@@ -6,6 +6,8 @@
 #include "proto/apis.h"
 #include "proto/kc.h"
 #include "metrics/model.h"
+#include "lib/addr.h"
+#include "lib/hash.h"
 #include "lib/util.h"
 
 const double kt_duration_buckets[] = {

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "metrics/registry.h"
-#include "lib/util.h"
+#include "lib/hash.h"
+#include "lib/htable.h"
 
 /* A label name and the values it may take. */
 struct label {

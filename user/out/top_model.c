@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* kafkatap top: interval counters and latency histograms, grouped into rows. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "out/top_model.h"
-#include "lib/util.h"
+#include "lib/addr.h"
+#include "lib/hash.h"
+#include "lib/htable.h"
+#include "lib/list.h"
 
 /* A cell's identity; zero-filled so that it can be hashed and memcmp'd. */
 struct tm_key {

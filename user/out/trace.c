@@ -6,7 +6,7 @@
 #include "proto/apis.h"
 #include "proto/kc.h"
 #include "out/trace.h"
-#include "lib/util.h"
+#include "lib/addr.h"
 
 /*
  * A line is built in a buffer with hand-rolled formatting and written

@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pair/agent.h"
-#include "lib/util.h"
+#include "lib/hash.h"
+#include "lib/htable.h"
+#include "lib/list.h"
 
 struct assembly {
 	bool active;

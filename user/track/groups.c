@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "track/groups.h"
-#include "lib/util.h"
+#include "lib/hash.h"
+#include "lib/htable.h"
+#include "lib/list.h"
 
 #define KT_ERR_ILLEGAL_GENERATION	22
 #define KT_ERR_UNKNOWN_MEMBER_ID	25
