@@ -5,20 +5,9 @@
  * resources are named, never configuration values: they may be secrets.
  */
 #include <string.h>
+#include "proto/apis.h"
 #include "proto/gen/kafka_msgs_gen.h"
 #include "decode/internal.h"
-
-enum {
-	K_FIND_COORDINATOR = 10, K_JOIN_GROUP = 11, K_HEARTBEAT = 12, K_LEAVE_GROUP = 13,
-	K_SYNC_GROUP = 14, K_SASL_HANDSHAKE = 17, K_API_VERSIONS = 18, K_CREATE_TOPICS = 19,
-	K_DELETE_TOPICS = 20, K_DELETE_RECORDS = 21, K_INIT_PRODUCER_ID = 22,
-	K_ADD_PARTITIONS_TO_TXN = 24, K_ADD_OFFSETS_TO_TXN = 25, K_END_TXN = 26,
-	K_TXN_OFFSET_COMMIT = 28, K_CREATE_ACLS = 30, K_DELETE_ACLS = 31, K_ALTER_CONFIGS = 33,
-	K_CREATE_PARTITIONS = 37, K_DELETE_GROUPS = 42, K_ELECT_LEADERS = 43,
-	K_INCREMENTAL_ALTER_CONFIGS = 44, K_ALTER_PARTITION_REASSIGNMENTS = 45,
-	K_OFFSET_DELETE = 47, K_ALTER_USER_SCRAM_CREDENTIALS = 51,
-	K_CONSUMER_GROUP_HEARTBEAT = 68,
-};
 
 /* ConfigResource.Type codes. */
 static const char *const config_kinds[] = {
@@ -111,14 +100,14 @@ static void admin(struct kt_observer *o, const struct kt_exchange *x, void *q)
 	if (!q)
 		return;
 	switch (x->api_key) {
-	case K_CREATE_TOPICS: {
+	case KAFKA_API_CREATE_TOPICS: {
 		const struct kc_CreateTopicsRequest *r = q;
 
 		for (i = 0; i < r->topics.n; i++)
 			obs_resource(o, "topic", r->topics.v[i].name, "create");
 		break;
 	}
-	case K_DELETE_TOPICS: {
+	case KAFKA_API_DELETE_TOPICS: {
 		const struct kc_DeleteTopicsRequest *r = q;
 
 		for (i = 0; i < r->topic_names.n; i++)
@@ -127,21 +116,21 @@ static void admin(struct kt_observer *o, const struct kt_exchange *x, void *q)
 			obs_resource(o, "topic", r->topics.v[i].name, "delete");
 		break;
 	}
-	case K_CREATE_PARTITIONS: {
+	case KAFKA_API_CREATE_PARTITIONS: {
 		const struct kc_CreatePartitionsRequest *r = q;
 
 		for (i = 0; i < r->topics.n; i++)
 			obs_resource(o, "topic", r->topics.v[i].name, "add_partitions");
 		break;
 	}
-	case K_DELETE_RECORDS: {
+	case KAFKA_API_DELETE_RECORDS: {
 		const struct kc_DeleteRecordsRequest *r = q;
 
 		for (i = 0; i < r->topics.n; i++)
 			obs_resource(o, "topic", r->topics.v[i].name, "delete_records");
 		break;
 	}
-	case K_ALTER_CONFIGS: {
+	case KAFKA_API_ALTER_CONFIGS: {
 		const struct kc_AlterConfigsRequest *r = q;
 
 		for (i = 0; i < r->resources.n; i++)
@@ -151,7 +140,7 @@ static void admin(struct kt_observer *o, const struct kt_exchange *x, void *q)
 					     obs_str(o, r->resources.v[i].configs.v[j].name));
 		break;
 	}
-	case K_INCREMENTAL_ALTER_CONFIGS: {
+	case KAFKA_API_INCREMENTAL_ALTER_CONFIGS: {
 		const struct kc_IncrementalAlterConfigsRequest *r = q;
 
 		for (i = 0; i < r->resources.n; i++)
@@ -161,7 +150,7 @@ static void admin(struct kt_observer *o, const struct kt_exchange *x, void *q)
 					     obs_str(o, r->resources.v[i].configs.v[j].name));
 		break;
 	}
-	case K_CREATE_ACLS: {
+	case KAFKA_API_CREATE_ACLS: {
 		const struct kc_CreateAclsRequest *r = q;
 
 		for (i = 0; i < r->creations.n; i++)
@@ -169,7 +158,7 @@ static void admin(struct kt_observer *o, const struct kt_exchange *x, void *q)
 				     obs_str(o, r->creations.v[i].principal));
 		break;
 	}
-	case K_DELETE_ACLS: {
+	case KAFKA_API_DELETE_ACLS: {
 		const struct kc_DeleteAclsRequest *r = q;
 
 		for (i = 0; i < r->filters.n; i++)
@@ -178,28 +167,28 @@ static void admin(struct kt_observer *o, const struct kt_exchange *x, void *q)
 				     obs_str(o, r->filters.v[i].principal_filter) : NULL);
 		break;
 	}
-	case K_DELETE_GROUPS: {
+	case KAFKA_API_DELETE_GROUPS: {
 		const struct kc_DeleteGroupsRequest *r = q;
 
 		for (i = 0; i < r->groups_names.n; i++)
 			obs_resource(o, "group", r->groups_names.v[i], "delete");
 		break;
 	}
-	case K_ELECT_LEADERS: {
+	case KAFKA_API_ELECT_LEADERS: {
 		const struct kc_ElectLeadersRequest *r = q;
 
 		for (i = 0; i < r->topic_partitions.n; i++)
 			obs_resource(o, "topic", r->topic_partitions.v[i].topic, "elect_leaders");
 		break;
 	}
-	case K_ALTER_PARTITION_REASSIGNMENTS: {
+	case KAFKA_API_ALTER_PARTITION_REASSIGNMENTS: {
 		const struct kc_AlterPartitionReassignmentsRequest *r = q;
 
 		for (i = 0; i < r->topics.n; i++)
 			obs_resource(o, "topic", r->topics.v[i].name, "reassign");
 		break;
 	}
-	case K_OFFSET_DELETE: {
+	case KAFKA_API_OFFSET_DELETE: {
 		const struct kc_OffsetDeleteRequest *r = q;
 
 		o->an.group = obs_str(o, r->group_id);
@@ -221,17 +210,17 @@ static void admin(struct kt_observer *o, const struct kt_exchange *x, void *q)
 static void top_error(struct kt_observer *o, const struct kt_exchange *x, void *a)
 {
 	switch (x->api_key) {
-	case K_JOIN_GROUP: TOP_ERROR(kc_JoinGroupResponse); break;
-	case K_SYNC_GROUP: TOP_ERROR(kc_SyncGroupResponse); break;
-	case K_HEARTBEAT: TOP_ERROR(kc_HeartbeatResponse); break;
-	case K_LEAVE_GROUP: TOP_ERROR(kc_LeaveGroupResponse); break;
-	case K_CONSUMER_GROUP_HEARTBEAT: TOP_ERROR(kc_ConsumerGroupHeartbeatResponse); break;
-	case K_API_VERSIONS: TOP_ERROR(kc_ApiVersionsResponse); break;
-	case K_SASL_HANDSHAKE: TOP_ERROR(kc_SaslHandshakeResponse); break;
-	case K_INIT_PRODUCER_ID: TOP_ERROR(kc_InitProducerIdResponse); break;
-	case K_END_TXN: TOP_ERROR(kc_EndTxnResponse); break;
-	case K_ADD_OFFSETS_TO_TXN: TOP_ERROR(kc_AddOffsetsToTxnResponse); break;
-	case K_FIND_COORDINATOR:
+	case KAFKA_API_JOIN_GROUP: TOP_ERROR(kc_JoinGroupResponse); break;
+	case KAFKA_API_SYNC_GROUP: TOP_ERROR(kc_SyncGroupResponse); break;
+	case KAFKA_API_HEARTBEAT: TOP_ERROR(kc_HeartbeatResponse); break;
+	case KAFKA_API_LEAVE_GROUP: TOP_ERROR(kc_LeaveGroupResponse); break;
+	case KAFKA_API_CONSUMER_GROUP_HEARTBEAT: TOP_ERROR(kc_ConsumerGroupHeartbeatResponse); break;
+	case KAFKA_API_API_VERSIONS: TOP_ERROR(kc_ApiVersionsResponse); break;
+	case KAFKA_API_SASL_HANDSHAKE: TOP_ERROR(kc_SaslHandshakeResponse); break;
+	case KAFKA_API_INIT_PRODUCER_ID: TOP_ERROR(kc_InitProducerIdResponse); break;
+	case KAFKA_API_END_TXN: TOP_ERROR(kc_EndTxnResponse); break;
+	case KAFKA_API_ADD_OFFSETS_TO_TXN: TOP_ERROR(kc_AddOffsetsToTxnResponse); break;
+	case KAFKA_API_FIND_COORDINATOR:
 		if (a && x->api_version < 4)
 			TOP_ERROR(kc_FindCoordinatorResponse);
 		else if (a && ((const struct kc_FindCoordinatorResponse *)a)->coordinators.n) {
@@ -246,29 +235,29 @@ void obs_more(struct kt_observer *o, const struct kt_exchange *x, void *q, void 
 {
 	top_error(o, x, a);
 	switch (x->api_key) {
-	case K_JOIN_GROUP:
+	case KAFKA_API_JOIN_GROUP:
 		on_join(o, q, a);
 		return;
-	case K_SYNC_GROUP:
+	case KAFKA_API_SYNC_GROUP:
 		on_sync(o, q, a);
 		return;
-	case K_HEARTBEAT:
+	case KAFKA_API_HEARTBEAT:
 		on_heartbeat(o, q, a);
 		return;
-	case K_LEAVE_GROUP:
+	case KAFKA_API_LEAVE_GROUP:
 		on_leave(o, q, a);
 		return;
-	case K_CONSUMER_GROUP_HEARTBEAT:
+	case KAFKA_API_CONSUMER_GROUP_HEARTBEAT:
 		on_cg_heartbeat(o, q, a);
 		return;
-	case K_FIND_COORDINATOR: {
+	case KAFKA_API_FIND_COORDINATOR: {
 		const struct kc_FindCoordinatorRequest *r = q;
 
 		if (r && r->key.len > 0)
 			o->an.group = obs_str(o, r->key);
 		return;
 	}
-	case K_API_VERSIONS: {
+	case KAFKA_API_API_VERSIONS: {
 		const struct kc_ApiVersionsRequest *r = q;
 
 		if (r && x->api_version >= 3) {
@@ -277,28 +266,28 @@ void obs_more(struct kt_observer *o, const struct kt_exchange *x, void *q, void 
 		}
 		return;
 	}
-	case K_SASL_HANDSHAKE: {
+	case KAFKA_API_SASL_HANDSHAKE: {
 		const struct kc_SaslHandshakeRequest *r = q;
 
 		if (r)
 			o->an.mechanism = obs_str(o, r->mechanism);
 		return;
 	}
-	case K_INIT_PRODUCER_ID: {
+	case KAFKA_API_INIT_PRODUCER_ID: {
 		const struct kc_InitProducerIdRequest *r = q;
 
 		if (r && r->transactional_id.len > 0)
 			o->an.txn_id = obs_str(o, r->transactional_id);
 		return;
 	}
-	case K_END_TXN: {
+	case KAFKA_API_END_TXN: {
 		const struct kc_EndTxnRequest *r = q;
 
 		if (r)
 			o->an.txn_id = obs_str(o, r->transactional_id);
 		return;
 	}
-	case K_ADD_PARTITIONS_TO_TXN: {
+	case KAFKA_API_ADD_PARTITIONS_TO_TXN: {
 		const struct kc_AddPartitionsToTxnRequest *r = q;
 
 		if (r && r->v3_and_below_transactional_id.len > 0)
@@ -307,7 +296,7 @@ void obs_more(struct kt_observer *o, const struct kt_exchange *x, void *q, void 
 			o->an.txn_id = obs_str(o, r->transactions.v[0].transactional_id);
 		return;
 	}
-	case K_ADD_OFFSETS_TO_TXN: {
+	case KAFKA_API_ADD_OFFSETS_TO_TXN: {
 		const struct kc_AddOffsetsToTxnRequest *r = q;
 
 		if (r) {
@@ -316,7 +305,7 @@ void obs_more(struct kt_observer *o, const struct kt_exchange *x, void *q, void 
 		}
 		return;
 	}
-	case K_TXN_OFFSET_COMMIT: {
+	case KAFKA_API_TXN_OFFSET_COMMIT: {
 		const struct kc_TxnOffsetCommitRequest *r = q;
 
 		if (r) {
@@ -325,11 +314,11 @@ void obs_more(struct kt_observer *o, const struct kt_exchange *x, void *q, void 
 		}
 		return;
 	}
-	case K_CREATE_TOPICS: case K_DELETE_TOPICS: case K_DELETE_RECORDS: case K_CREATE_ACLS:
-	case K_DELETE_ACLS: case K_ALTER_CONFIGS: case K_CREATE_PARTITIONS: case K_DELETE_GROUPS:
-	case K_ELECT_LEADERS: case K_INCREMENTAL_ALTER_CONFIGS:
-	case K_ALTER_PARTITION_REASSIGNMENTS: case K_OFFSET_DELETE:
-	case K_ALTER_USER_SCRAM_CREDENTIALS:
+	case KAFKA_API_CREATE_TOPICS: case KAFKA_API_DELETE_TOPICS: case KAFKA_API_DELETE_RECORDS: case KAFKA_API_CREATE_ACLS:
+	case KAFKA_API_DELETE_ACLS: case KAFKA_API_ALTER_CONFIGS: case KAFKA_API_CREATE_PARTITIONS: case KAFKA_API_DELETE_GROUPS:
+	case KAFKA_API_ELECT_LEADERS: case KAFKA_API_INCREMENTAL_ALTER_CONFIGS:
+	case KAFKA_API_ALTER_PARTITION_REASSIGNMENTS: case KAFKA_API_OFFSET_DELETE:
+	case KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS:
 		admin(o, x, q);
 		return;
 	}
@@ -342,9 +331,18 @@ void obs_more(struct kt_observer *o, const struct kt_exchange *x, void *q, void 
  */
 void kt_default_capture(struct kt_policy *p)
 {
-	static const int full_both[] = {
-		2, 3, 8, 9, 10, 11, 12, 13, 14, 17, 19, 20, 21, 22, 24, 25, 26, 28, 30, 31,
-		33, 37, 42, 43, 44, 45, 47, 68,
+	static const enum kafka_api full_both[] = {
+		KAFKA_API_LIST_OFFSETS, KAFKA_API_METADATA, KAFKA_API_OFFSET_COMMIT,
+		KAFKA_API_OFFSET_FETCH, KAFKA_API_FIND_COORDINATOR, KAFKA_API_JOIN_GROUP,
+		KAFKA_API_HEARTBEAT, KAFKA_API_LEAVE_GROUP, KAFKA_API_SYNC_GROUP,
+		KAFKA_API_SASL_HANDSHAKE, KAFKA_API_CREATE_TOPICS, KAFKA_API_DELETE_TOPICS,
+		KAFKA_API_DELETE_RECORDS, KAFKA_API_INIT_PRODUCER_ID,
+		KAFKA_API_ADD_PARTITIONS_TO_TXN, KAFKA_API_ADD_OFFSETS_TO_TXN, KAFKA_API_END_TXN,
+		KAFKA_API_TXN_OFFSET_COMMIT, KAFKA_API_CREATE_ACLS, KAFKA_API_DELETE_ACLS,
+		KAFKA_API_ALTER_CONFIGS, KAFKA_API_CREATE_PARTITIONS, KAFKA_API_DELETE_GROUPS,
+		KAFKA_API_ELECT_LEADERS, KAFKA_API_INCREMENTAL_ALTER_CONFIGS,
+		KAFKA_API_ALTER_PARTITION_REASSIGNMENTS, KAFKA_API_OFFSET_DELETE,
+		KAFKA_API_CONSUMER_GROUP_HEARTBEAT,
 	};
 	const uint32_t cap = 1 << 20;
 	size_t i;
@@ -355,11 +353,11 @@ void kt_default_capture(struct kt_policy *p)
 			.resp_mode = KT_CAP_FULL, .req_limit = cap, .resp_limit = cap };
 	}
 	/* Produce: record bodies never leave the kernel. */
-	p[0] = (struct kt_policy){ .req_mode = KT_CAP_STRUCTURE, .resp_mode = KT_CAP_FULL,
+	p[KAFKA_API_PRODUCE] = (struct kt_policy){ .req_mode = KT_CAP_STRUCTURE, .resp_mode = KT_CAP_FULL,
 				   .req_limit = cap, .resp_limit = cap };
-	p[1] = (struct kt_policy){ .req_mode = KT_CAP_FULL, .resp_mode = KT_CAP_STRUCTURE,
+	p[KAFKA_API_FETCH] = (struct kt_policy){ .req_mode = KT_CAP_FULL, .resp_mode = KT_CAP_STRUCTURE,
 				   .req_limit = cap, .resp_limit = cap };
 	/* ApiVersions: the request names the client; of the long response, the error. */
-	p[K_API_VERSIONS] = (struct kt_policy){ .req_mode = KT_CAP_FULL, .req_limit = 4096,
+	p[KAFKA_API_API_VERSIONS] = (struct kt_policy){ .req_mode = KT_CAP_FULL, .req_limit = 4096,
 						.resp_mode = KT_CAP_BOUNDED, .resp_limit = 64 };
 }

@@ -494,12 +494,12 @@ static void on_offset_fetch(struct kt_observer *o, const struct kc_OffsetFetchRe
 static void dispatch(struct kt_observer *o, const struct kt_exchange *x, void *q, void *a)
 {
 	switch (x->api_key) {
-	case 0: on_produce(o, x, q, a); break;
-	case 1: on_fetch(o, x, a); break;
-	case 2: on_list_offsets(o, q, a); break;
-	case 3: on_metadata(o, a, x->api_version); break;
-	case 8: on_offset_commit(o, q, a); break;
-	case 9: on_offset_fetch(o, q, a); break;
+	case KAFKA_API_PRODUCE: on_produce(o, x, q, a); break;
+	case KAFKA_API_FETCH: on_fetch(o, x, a); break;
+	case KAFKA_API_LIST_OFFSETS: on_list_offsets(o, q, a); break;
+	case KAFKA_API_METADATA: on_metadata(o, a, x->api_version); break;
+	case KAFKA_API_OFFSET_COMMIT: on_offset_commit(o, q, a); break;
+	case KAFKA_API_OFFSET_FETCH: on_offset_fetch(o, q, a); break;
 	default: obs_more(o, x, q, a); break;
 	}
 }

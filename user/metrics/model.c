@@ -281,9 +281,9 @@ static struct topic_cache *topic_series(struct kt_kmetrics *m, int16_t api_key, 
 	if (fits && e->records && e->h == h && e->api_key == api_key && e->tlen == tl &&
 	    e->clen == cl && !memcmp(e->topic, topic, tl) && !memcmp(e->cid, cid, cl))
 		return e;
-	records = kt_series(api_key == KT_API_PRODUCE ? m->produced_records : m->fetched_records,
+	records = kt_series(api_key == KAFKA_API_PRODUCE ? m->produced_records : m->fetched_records,
 			    (const char *const[]){ topic, cid });
-	bytes = kt_series(api_key == KT_API_PRODUCE ? m->produced_bytes : m->fetched_bytes,
+	bytes = kt_series(api_key == KAFKA_API_PRODUCE ? m->produced_bytes : m->fetched_bytes,
 			  (const char *const[]){ topic, cid });
 	if (!fits || !records) {
 		/* Not kept (too long to compare): looked up again next time, and
@@ -309,7 +309,7 @@ static struct topic_cache *topic_series(struct kt_kmetrics *m, int16_t api_key, 
 static void km_partitions(struct kt_kmetrics *m, const struct kt_exchange *x,
 			  const struct kt_annot *an, const char *api, const char *cid)
 {
-	bool counted = x->api_key == KT_API_PRODUCE || x->api_key == 1;	/* Fetch */
+	bool counted = x->api_key == KAFKA_API_PRODUCE || x->api_key == KAFKA_API_FETCH;
 	size_t cl = counted ? strlen(cid) : 0;
 	uint64_t ch = counted ? hash_bytes(cid, cl, 3) : 0;
 	char ebuf[24];
