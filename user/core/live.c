@@ -4,6 +4,7 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "core/live.h"
+#include "kernel/ifaces.h"
 #include "lib/clock.h"
 
 volatile sig_atomic_t kt_stop;
