@@ -129,7 +129,7 @@ void kt_session_print_stats(const struct kt_session *s, FILE *f, const uint64_t 
 	fprintf(f, "\nkafkatap: agent: requests=%llu responses=%llu paired=%llu "
 		"no_response=%llu unanswered(expired=%llu closed=%llu evicted=%llu exit=%llu) "
 		"unmatched_responses=%llu duplicates=%llu pending_evictions=%llu "
-		"conn_evictions=%llu capture_incomplete=%llu gaps=%llu\n",
+		"conn_evictions=%llu capture_incomplete=%llu gaps=%llu alloc_failures=%llu\n",
 		(unsigned long long)st->requests, (unsigned long long)st->responses,
 		(unsigned long long)st->paired, (unsigned long long)st->no_response,
 		(unsigned long long)st->unanswered[KT_REASON_EXPIRED],
@@ -140,7 +140,8 @@ void kt_session_print_stats(const struct kt_session *s, FILE *f, const uint64_t 
 		(unsigned long long)st->duplicate_requests,
 		(unsigned long long)st->pending_evictions,
 		(unsigned long long)st->conn_evictions,
-		(unsigned long long)st->capture_incomplete, (unsigned long long)st->gaps);
+		(unsigned long long)st->capture_incomplete, (unsigned long long)st->gaps,
+		(unsigned long long)st->alloc_failures);
 	if (k[KT_C_RB_FAIL])
 		fprintf(f, "kafkatap: WARNING: %llu records lost: the ring buffer was full "
 			"(raise --ringbuf-mb)\n", (unsigned long long)k[KT_C_RB_FAIL]);

@@ -85,6 +85,13 @@ const struct kt_family_def kt_families[KT_F_MAX] = {
 		.help = "Responses with no request waiting for them",
 		.type = KT_COUNTER,
 	},
+	[KT_F_ALLOC_FAILURES] = {
+		.name = "kafkatap_allocation_failures_total",
+		.help = "Times the agent ran out of memory and dropped what it was building (a "
+			"connection, a request, a capture). Any growth: give kafkatap more memory, "
+			"or lower --max-pending and --max-conns",
+		.type = KT_COUNTER,
+	},
 	[KT_F_BUILD_INFO] = {
 		.name = "kafkatap_build_info",
 		.help = "kafkatap's version",

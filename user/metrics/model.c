@@ -437,6 +437,7 @@ void kt_km_sync(struct kt_kmetrics *m, const uint64_t *k, const struct kt_agent_
 		kt_set(kt_series(m->f[KT_F_CONN_EVICTIONS], NULL), st->conn_evictions);
 		kt_set(kt_series(m->f[KT_F_UNMATCHED], NULL), st->unmatched_responses);
 		kt_set(kt_series(m->f[KT_F_INCOMPLETE_CAPTURES], NULL), st->capture_incomplete);
+		kt_set(kt_series(m->f[KT_F_ALLOC_FAILURES], NULL), st->alloc_failures);
 	}
 }
 
