@@ -437,11 +437,6 @@ const struct tm_counts *tm_totals(const struct tm_model *m)
 	return &m->total;
 }
 
-double tm_interval_s(const struct tm_model *m)
-{
-	return m->last_s;
-}
-
 unsigned int tm_cells(const struct tm_model *m)
 {
 	return m->n_cells;
