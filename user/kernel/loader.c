@@ -45,7 +45,7 @@ void kt_load_opts_init(struct kt_load_opts *o)
 	o->n_ports = 1;
 	o->ringbuf_bytes = 8 << 20;
 	o->max_streams = 65536;
-	/* HEADER for every API; the agent widens what it decodes. */
+	/* HEADER for every API; a session sets what its command needs. */
 }
 
 static int configure_maps(struct kt_bpf *b, const struct kt_load_opts *o)

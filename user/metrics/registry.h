@@ -7,8 +7,9 @@
  *
  * Budget: each label name (client_id, broker, topic ...) admits a capped
  * number of distinct values across all families; past the cap a new value
- * becomes "other" and kafkatap_label_overflow_total{label} counts it. Each
- * family also caps its series count (label "series" in that counter).
+ * becomes "other" and the overflow counter (named by the caller, e.g.
+ * kafkatap_label_overflow_total{label}) counts it. Each family also caps
+ * its series count (label "series" in that counter).
  */
 #ifndef KAFKATAP_METRICS_H
 #define KAFKATAP_METRICS_H
