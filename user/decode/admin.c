@@ -28,10 +28,7 @@ static const char *config_kind(int8_t t)
 KT_OBS_HANDLER(obs_api_versions)
 {
 	const struct kc_ApiVersionsRequest *r = q;
-	const struct kc_ApiVersionsResponse *s = a;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (r && x->api_version >= API_VERSIONS_SOFTWARE_SINCE) {
 		o->an.sw_name = obs_str(o, r->client_software_name);
 		o->an.sw_version = obs_str(o, r->client_software_version);
@@ -41,10 +38,7 @@ KT_OBS_HANDLER(obs_api_versions)
 KT_OBS_HANDLER(obs_sasl_handshake)
 {
 	const struct kc_SaslHandshakeRequest *r = q;
-	const struct kc_SaslHandshakeResponse *s = a;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (r)
 		o->an.mechanism = obs_str(o, r->mechanism);
 }
@@ -54,10 +48,7 @@ KT_OBS_HANDLER(obs_sasl_handshake)
 KT_OBS_HANDLER(obs_init_producer_id)
 {
 	const struct kc_InitProducerIdRequest *r = q;
-	const struct kc_InitProducerIdResponse *s = a;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (r && r->transactional_id.len > 0)
 		o->an.txn_id = obs_str(o, r->transactional_id);
 }
@@ -75,10 +66,7 @@ KT_OBS_HANDLER(obs_add_partitions_to_txn)
 KT_OBS_HANDLER(obs_add_offsets_to_txn)
 {
 	const struct kc_AddOffsetsToTxnRequest *r = q;
-	const struct kc_AddOffsetsToTxnResponse *s = a;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (r) {
 		o->an.txn_id = obs_str(o, r->transactional_id);
 		o->an.group = obs_str(o, r->group_id);
@@ -88,10 +76,7 @@ KT_OBS_HANDLER(obs_add_offsets_to_txn)
 KT_OBS_HANDLER(obs_end_txn)
 {
 	const struct kc_EndTxnRequest *r = q;
-	const struct kc_EndTxnResponse *s = a;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (r)
 		o->an.txn_id = obs_str(o, r->transactional_id);
 }

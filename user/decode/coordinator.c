@@ -31,8 +31,6 @@ KT_OBS_HANDLER(obs_join_group)
 	int n = -1;
 	uint32_t i;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (!r)
 		return;
 	o->an.group = obs_str(o, r->group_id);
@@ -59,8 +57,6 @@ KT_OBS_HANDLER(obs_sync_group)
 	const struct kc_SyncGroupRequest *r = q;
 	const struct kc_SyncGroupResponse *s = a;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (!r)
 		return;
 	o->an.group = obs_str(o, r->group_id);
@@ -74,8 +70,6 @@ KT_OBS_HANDLER(obs_heartbeat)
 	const struct kc_HeartbeatRequest *r = q;
 	const struct kc_HeartbeatResponse *s = a;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (!r)
 		return;
 	o->an.group = obs_str(o, r->group_id);
@@ -90,8 +84,6 @@ KT_OBS_HANDLER(obs_leave_group)
 	const struct kc_LeaveGroupResponse *s = a;
 	uint32_t i;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (!r)
 		return;
 	o->an.group = obs_str(o, r->group_id);
@@ -110,8 +102,6 @@ KT_OBS_HANDLER(obs_consumer_group_heartbeat)
 	const struct kc_ConsumerGroupHeartbeatRequest *r = q;
 	const struct kc_ConsumerGroupHeartbeatResponse *s = a;
 
-	if (s)
-		obs_error(o, s->error_code);
 	if (!r)
 		return;
 	o->an.group = obs_str(o, r->group_id);

@@ -4,6 +4,7 @@
  * handler of its API. One table, indexed by api key, says for each API
  * kafkatap reads which handler reads it and what it needs captured.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "decode/ctx.h"
@@ -12,6 +13,7 @@
 #include "decode/observe.h"
 #include "pair/agent.h"
 #include "proto/apis.h"
+#include "proto/gen/kafka_msgs_gen.h"
 
 #define ARENA_SIZE	(8u << 20)	/* decoded structs of one exchange */
 #define CAPTURE_CAP	(1u << 20)	/* capture limit of FULL and STRUCTURE */
@@ -25,15 +27,21 @@ struct kt_observer {
 	{ .req_mode = KT_CAP_##req, .resp_mode = KT_CAP_##resp,	\
 	  .req_limit = CAPTURE_CAP, .resp_limit = CAPTURE_CAP }
 #define FULL	CAPTURE(FULL, FULL)
+/* The response has a top-level error code, in every version. */
+#define TOP_ERROR(api)	.top_error = true, .error_at = offsetof(struct kc_##api##Response, error_code)
 
 /*
- * Per api key: its handler and the capture it needs (HEADER where there
- * is none). What carries secrets stays HEADER: SaslAuthenticate (the
- * kernel enforces it anyway), SCRAM credentials, delegation tokens.
+ * Per api key: its handler, the capture it needs (HEADER where there is
+ * none) and where its response's top-level error code is, if it has one in
+ * every version (Fetch and FindCoordinator say theirs). What carries
+ * secrets stays HEADER: SaslAuthenticate (the kernel enforces it anyway),
+ * SCRAM credentials, delegation tokens.
  */
 static const struct {
 	kt_obs_fn fn;
 	struct kt_policy capture;
+	bool top_error;
+	uint16_t error_at;	/* offset of the int16_t error_code in the response */
 } apis[KT_API_MAX] = {
 	/* Record bodies never leave the kernel: STRUCTURE keeps batch headers. */
 	[KAFKA_API_PRODUCE] = { obs_produce, CAPTURE(STRUCTURE, FULL) },
@@ -43,20 +51,22 @@ static const struct {
 	[KAFKA_API_OFFSET_COMMIT] = { obs_offset_commit, FULL },
 	[KAFKA_API_OFFSET_FETCH] = { obs_offset_fetch, FULL },
 	[KAFKA_API_FIND_COORDINATOR] = { obs_find_coordinator, FULL },
-	[KAFKA_API_JOIN_GROUP] = { obs_join_group, FULL },
-	[KAFKA_API_HEARTBEAT] = { obs_heartbeat, FULL },
-	[KAFKA_API_LEAVE_GROUP] = { obs_leave_group, FULL },
-	[KAFKA_API_SYNC_GROUP] = { obs_sync_group, FULL },
-	[KAFKA_API_CONSUMER_GROUP_HEARTBEAT] = { obs_consumer_group_heartbeat, FULL },
+	[KAFKA_API_JOIN_GROUP] = { obs_join_group, FULL, TOP_ERROR(JoinGroup) },
+	[KAFKA_API_HEARTBEAT] = { obs_heartbeat, FULL, TOP_ERROR(Heartbeat) },
+	[KAFKA_API_LEAVE_GROUP] = { obs_leave_group, FULL, TOP_ERROR(LeaveGroup) },
+	[KAFKA_API_SYNC_GROUP] = { obs_sync_group, FULL, TOP_ERROR(SyncGroup) },
+	[KAFKA_API_CONSUMER_GROUP_HEARTBEAT] = { obs_consumer_group_heartbeat, FULL,
+		TOP_ERROR(ConsumerGroupHeartbeat) },
 	/* The request names the client; of the long response, the error. */
 	[KAFKA_API_API_VERSIONS] = { obs_api_versions, {
 		.req_mode = KT_CAP_FULL, .req_limit = 4096,
-		.resp_mode = KT_CAP_BOUNDED, .resp_limit = 64 } },
-	[KAFKA_API_SASL_HANDSHAKE] = { obs_sasl_handshake, FULL },
-	[KAFKA_API_INIT_PRODUCER_ID] = { obs_init_producer_id, FULL },
+		.resp_mode = KT_CAP_BOUNDED, .resp_limit = 64 }, TOP_ERROR(ApiVersions) },
+	[KAFKA_API_SASL_HANDSHAKE] = { obs_sasl_handshake, FULL, TOP_ERROR(SaslHandshake) },
+	[KAFKA_API_INIT_PRODUCER_ID] = { obs_init_producer_id, FULL, TOP_ERROR(InitProducerId) },
 	[KAFKA_API_ADD_PARTITIONS_TO_TXN] = { obs_add_partitions_to_txn, FULL },
-	[KAFKA_API_ADD_OFFSETS_TO_TXN] = { obs_add_offsets_to_txn, FULL },
-	[KAFKA_API_END_TXN] = { obs_end_txn, FULL },
+	[KAFKA_API_ADD_OFFSETS_TO_TXN] = { obs_add_offsets_to_txn, FULL,
+		TOP_ERROR(AddOffsetsToTxn) },
+	[KAFKA_API_END_TXN] = { obs_end_txn, FULL, TOP_ERROR(EndTxn) },
 	[KAFKA_API_TXN_OFFSET_COMMIT] = { obs_txn_offset_commit, FULL },
 	[KAFKA_API_CREATE_TOPICS] = { obs_create_topics, FULL },
 	[KAFKA_API_DELETE_TOPICS] = { obs_delete_topics, FULL },
@@ -139,6 +149,8 @@ const struct kt_annot *kt_observer_exchange(struct kt_observer *ob, const struct
 				    NULL);
 	o->an.req_decoded = q != NULL;
 	o->an.resp_decoded = a != NULL;
+	if (a && apis[x->api_key].top_error)
+		obs_error(o, *(const int16_t *)((const char *)a + apis[x->api_key].error_at));
 	if (apis[x->api_key].fn)
 		apis[x->api_key].fn(o, x, q, a);
 	return &o->an;
