@@ -91,14 +91,13 @@ KT_OBS_HANDLER(obs_txn_offset_commit)
 	}
 }
 
-/* Admin operations: counted as such, with the resources they name. */
+/* Admin operations (observe.c's table says which): the resources they name. */
 
 KT_OBS_HANDLER(obs_create_topics)
 {
 	const struct kc_CreateTopicsRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->topics.n; i++)
 		obs_resource(o, "topic", r->topics.v[i].name, "create");
 }
@@ -108,7 +107,6 @@ KT_OBS_HANDLER(obs_delete_topics)
 	const struct kc_DeleteTopicsRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	if (!r)
 		return;
 	for (i = 0; i < r->topic_names.n; i++)
@@ -122,7 +120,6 @@ KT_OBS_HANDLER(obs_create_partitions)
 	const struct kc_CreatePartitionsRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->topics.n; i++)
 		obs_resource(o, "topic", r->topics.v[i].name, "add_partitions");
 }
@@ -132,7 +129,6 @@ KT_OBS_HANDLER(obs_delete_records)
 	const struct kc_DeleteRecordsRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->topics.n; i++)
 		obs_resource(o, "topic", r->topics.v[i].name, "delete_records");
 }
@@ -142,7 +138,6 @@ KT_OBS_HANDLER(obs_alter_configs)
 	const struct kc_AlterConfigsRequest *r = q;
 	uint32_t i, j;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->resources.n; i++)
 		for (j = 0; j < r->resources.v[i].configs.n; j++)
 			obs_resource(o, config_kind(r->resources.v[i].resource_type),
@@ -155,7 +150,6 @@ KT_OBS_HANDLER(obs_incremental_alter_configs)
 	const struct kc_IncrementalAlterConfigsRequest *r = q;
 	uint32_t i, j;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->resources.n; i++)
 		for (j = 0; j < r->resources.v[i].configs.n; j++)
 			obs_resource(o, config_kind(r->resources.v[i].resource_type),
@@ -168,7 +162,6 @@ KT_OBS_HANDLER(obs_create_acls)
 	const struct kc_CreateAclsRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->creations.n; i++)
 		obs_resource(o, "acl", r->creations.v[i].resource_name,
 			     obs_str(o, r->creations.v[i].principal));
@@ -179,7 +172,6 @@ KT_OBS_HANDLER(obs_delete_acls)
 	const struct kc_DeleteAclsRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->filters.n; i++)
 		obs_resource(o, "acl", r->filters.v[i].resource_name_filter,
 			     r->filters.v[i].principal_filter.len >= 0 ?
@@ -191,7 +183,6 @@ KT_OBS_HANDLER(obs_delete_groups)
 	const struct kc_DeleteGroupsRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->groups_names.n; i++)
 		obs_resource(o, "group", r->groups_names.v[i], "delete");
 }
@@ -201,7 +192,6 @@ KT_OBS_HANDLER(obs_elect_leaders)
 	const struct kc_ElectLeadersRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->topic_partitions.n; i++)
 		obs_resource(o, "topic", r->topic_partitions.v[i].topic, "elect_leaders");
 }
@@ -211,7 +201,6 @@ KT_OBS_HANDLER(obs_alter_partition_reassignments)
 	const struct kc_AlterPartitionReassignmentsRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	for (i = 0; r && i < r->topics.n; i++)
 		obs_resource(o, "topic", r->topics.v[i].name, "reassign");
 }
@@ -221,16 +210,9 @@ KT_OBS_HANDLER(obs_offset_delete)
 	const struct kc_OffsetDeleteRequest *r = q;
 	uint32_t i;
 
-	o->an.admin = true;
 	if (!r)
 		return;
 	o->an.group = obs_str(o, r->group_id);
 	for (i = 0; i < r->topics.n; i++)
 		obs_resource(o, "offsets", r->topics.v[i].name, "delete");
-}
-
-/* Credentials: never captured (see observe.c), counted as an admin operation. */
-KT_OBS_HANDLER(obs_alter_user_scram_credentials)
-{
-	o->an.admin = true;
 }

@@ -47,6 +47,5 @@ KT_OBS_HANDLER(obs_elect_leaders);
 KT_OBS_HANDLER(obs_incremental_alter_configs);
 KT_OBS_HANDLER(obs_alter_partition_reassignments);
 KT_OBS_HANDLER(obs_offset_delete);
-KT_OBS_HANDLER(obs_alter_user_scram_credentials);
 
 #endif

@@ -27,19 +27,23 @@ struct kt_observer {
 	{ .req_mode = KT_CAP_##req, .resp_mode = KT_CAP_##resp,	\
 	  .req_limit = CAPTURE_CAP, .resp_limit = CAPTURE_CAP }
 #define FULL	CAPTURE(FULL, FULL)
+/* An admin operation (kafkatap_admin_operations_total; resources in the trace). */
+#define ADMIN	.admin = true
 /* The response has a top-level error code, in every version. */
 #define TOP_ERROR(api)	.top_error = true, .error_at = offsetof(struct kc_##api##Response, error_code)
 
 /*
  * Per api key: its handler, the capture it needs (HEADER where there is
- * none) and where its response's top-level error code is, if it has one in
- * every version (Fetch and FindCoordinator say theirs). What carries
- * secrets stays HEADER: SaslAuthenticate (the kernel enforces it anyway),
- * SCRAM credentials, delegation tokens.
+ * none), whether it is an admin operation, and where its response's
+ * top-level error code is, if it has one in every version (Fetch and
+ * FindCoordinator say theirs). What carries secrets stays HEADER:
+ * SaslAuthenticate (the kernel enforces it anyway), SCRAM credentials,
+ * delegation tokens.
  */
 static const struct {
 	kt_obs_fn fn;
 	struct kt_policy capture;
+	bool admin;
 	bool top_error;
 	uint16_t error_at;	/* offset of the int16_t error_code in the response */
 } apis[KT_API_MAX] = {
@@ -68,19 +72,21 @@ static const struct {
 		TOP_ERROR(AddOffsetsToTxn) },
 	[KAFKA_API_END_TXN] = { obs_end_txn, FULL, TOP_ERROR(EndTxn) },
 	[KAFKA_API_TXN_OFFSET_COMMIT] = { obs_txn_offset_commit, FULL },
-	[KAFKA_API_CREATE_TOPICS] = { obs_create_topics, FULL },
-	[KAFKA_API_DELETE_TOPICS] = { obs_delete_topics, FULL },
-	[KAFKA_API_DELETE_RECORDS] = { obs_delete_records, FULL },
-	[KAFKA_API_CREATE_ACLS] = { obs_create_acls, FULL },
-	[KAFKA_API_DELETE_ACLS] = { obs_delete_acls, FULL },
-	[KAFKA_API_ALTER_CONFIGS] = { obs_alter_configs, FULL },
-	[KAFKA_API_CREATE_PARTITIONS] = { obs_create_partitions, FULL },
-	[KAFKA_API_DELETE_GROUPS] = { obs_delete_groups, FULL },
-	[KAFKA_API_ELECT_LEADERS] = { obs_elect_leaders, FULL },
-	[KAFKA_API_INCREMENTAL_ALTER_CONFIGS] = { obs_incremental_alter_configs, FULL },
-	[KAFKA_API_ALTER_PARTITION_REASSIGNMENTS] = { obs_alter_partition_reassignments, FULL },
-	[KAFKA_API_OFFSET_DELETE] = { obs_offset_delete, FULL },
-	[KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS] = { obs_alter_user_scram_credentials },
+	[KAFKA_API_CREATE_TOPICS] = { obs_create_topics, FULL, ADMIN },
+	[KAFKA_API_DELETE_TOPICS] = { obs_delete_topics, FULL, ADMIN },
+	[KAFKA_API_DELETE_RECORDS] = { obs_delete_records, FULL, ADMIN },
+	[KAFKA_API_CREATE_ACLS] = { obs_create_acls, FULL, ADMIN },
+	[KAFKA_API_DELETE_ACLS] = { obs_delete_acls, FULL, ADMIN },
+	[KAFKA_API_ALTER_CONFIGS] = { obs_alter_configs, FULL, ADMIN },
+	[KAFKA_API_CREATE_PARTITIONS] = { obs_create_partitions, FULL, ADMIN },
+	[KAFKA_API_DELETE_GROUPS] = { obs_delete_groups, FULL, ADMIN },
+	[KAFKA_API_ELECT_LEADERS] = { obs_elect_leaders, FULL, ADMIN },
+	[KAFKA_API_INCREMENTAL_ALTER_CONFIGS] = { obs_incremental_alter_configs, FULL, ADMIN },
+	[KAFKA_API_ALTER_PARTITION_REASSIGNMENTS] = { obs_alter_partition_reassignments, FULL,
+		ADMIN },
+	[KAFKA_API_OFFSET_DELETE] = { obs_offset_delete, FULL, ADMIN },
+	/* Credentials: never captured. */
+	[KAFKA_API_ALTER_USER_SCRAM_CREDENTIALS] = { NULL, { KT_CAP_HEADER }, ADMIN },
 };
 
 void kt_default_capture(struct kt_policy *p)
@@ -149,6 +155,7 @@ const struct kt_annot *kt_observer_exchange(struct kt_observer *ob, const struct
 				    NULL);
 	o->an.req_decoded = q != NULL;
 	o->an.resp_decoded = a != NULL;
+	o->an.admin = apis[x->api_key].admin;
 	if (a && apis[x->api_key].top_error)
 		obs_error(o, *(const int16_t *)((const char *)a + apis[x->api_key].error_at));
 	if (apis[x->api_key].fn)
