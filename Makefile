@@ -130,14 +130,14 @@ fuzz:
 # ERRORS: errors.tsv (code, name) from Kafka's Errors.java, beside the specs.
 ERRORS ?= $(SPECS)/../errors.tsv
 gen:
-	$(PYTHON) tools/gen_apis.py $(SPECS) user/proto/gen/kafka_apis_gen.c
+	$(PYTHON) tools/gen_apis.py $(SPECS) $(ERRORS) user/proto/gen
 	$(PYTHON) tools/gen_structure.py $(SPECS) user/proto/gen/structure_gen.c
 	$(PYTHON) tools/gen_codec.py $(SPECS) $(ERRORS) user/proto/gen
 
 # The committed generated code is what the generators make from the specs.
 check-gen:
 	$(Q)rm -rf $(OUTPUT)/gen && mkdir -p $(OUTPUT)/gen
-	$(Q)$(PYTHON) tools/gen_apis.py $(SPECS) $(OUTPUT)/gen/kafka_apis_gen.c
+	$(Q)$(PYTHON) tools/gen_apis.py $(SPECS) $(ERRORS) $(OUTPUT)/gen
 	$(Q)$(PYTHON) tools/gen_structure.py $(SPECS) $(OUTPUT)/gen/structure_gen.c
 	$(Q)$(PYTHON) tools/gen_codec.py $(SPECS) $(ERRORS) $(OUTPUT)/gen
 	$(Q)diff -ru user/proto/gen $(OUTPUT)/gen

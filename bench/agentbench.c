@@ -8,9 +8,9 @@
  * per exchange, `top` draws a screen. This is `kafkatap serve` (see
  * user/cmd/serve.c) with the metrics left out: the same option parsing,
  * the same load and attach, the same event loop (kt_live_run), the same
- * agent (pairing, capture assembly) and the same deep decoding
- * (kt_pipe_exchange: observer and group tracker), but kt_pipe_init(...,
- * metrics=false), no kafkatap_* registry, no libmicrohttpd. It links the
+ * agent (pairing, capture assembly) and the same deep decoding and capture
+ * policy (a session with decode, need KT_NEED_DECODING), but without
+ * metrics: no kafkatap_* registry, no libmicrohttpd. It links the
  * agent's own objects (.output/user/ but main.o), so the code that runs
  * is the code kafkatap runs.
  *
@@ -21,26 +21,14 @@
 #include "core/live.h"
 #include "core/session.h"
 
-static struct kt_pipe pipe_;
-
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: agentbench [kafkatap serve options]: serve's pipeline, no metrics\n");
 }
 
-static void on_exchange(void *ctx, const struct kt_exchange *x)
-{
-	kt_pipe_exchange(&pipe_, x);
-}
-
-static void on_conn(void *ctx, const struct kt_conn *c, bool opened)
-{
-	kt_pipe_conn(&pipe_, c, opened);	/* a no-op without metrics, as in serve */
-}
-
 int main(int argc, char **argv)
 {
-	struct kt_agent *agent;
+	struct kt_session *s;
 	struct kt_live live;
 	struct kt_cli c;
 	int err;
@@ -48,18 +36,15 @@ int main(int argc, char **argv)
 	err = kt_cli_parse(&c, "serve", KT_OPT_LIVE | KT_OPT_METRICS, argc, argv, usage);
 	if (err)
 		return err > 0 ? 0 : 2;
-	if (kt_pipe_init(&pipe_, &c, false))
+	c.session.need = KT_NEED_DECODING;
+	c.session.decode = true;
+	s = kt_session_new(&c.session);
+	if (!s)
 		return 1;
-	agent = kt_agent_new(&c.agent, on_exchange, NULL);
-	if (!agent) {
-		kt_pipe_free(&pipe_);
-		return 1;
-	}
-	kt_agent_set_conn_cb(agent, on_conn);
-	err = kt_live_run(&c, &live, agent, NULL, NULL);
+	kt_session_capture(s, c.load.policy);
+	err = kt_live_run(&c.load, c.duration, &live, kt_session_agent(s), NULL, NULL);
 	if (!err && c.stats)
-		kt_print_stats(stderr, live.counters, kt_agent_stats(agent));
-	kt_agent_free(agent);
-	kt_pipe_free(&pipe_);
+		kt_session_print_stats(s, stderr, live.counters);
+	kt_session_free(s);
 	return err ? 1 : 0;
 }

@@ -130,7 +130,7 @@ static __always_inline void slow(struct __sk_buff *skb, const struct l4 *h, __u8
 	}
 	/* A packet with a local socket is on its way out: its sender's. */
 	learn_cgroup(skb, cs, dir == KT_DIR_REQ ? 0 : 1);
-	kt_track(skb, &sc->pk, dir, cs, sc);
+	kt_track(skb, &sc->pk, dir, cs, sc, true);
 }
 
 /*
@@ -248,6 +248,13 @@ int kafkatap_warm(struct __sk_buff *skb)
 	return n;
 }
 
+static __always_inline bool same16(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
 /*
  * Socket level (cgroup_skb on the cgroup v2 root, or a cgroup): every
  * local socket's packets, in every network namespace, once per socket.
@@ -327,8 +334,7 @@ static __always_inline void kt_cg(struct __sk_buff *skb, bool egress)
 			if (!cs)
 				return;
 		}
-		if (!cs->wire_set && (rsock != rport ||
-				      __builtin_memcmp(remote, wire, 16))) {
+		if (!cs->wire_set && (rsock != rport || !same16(remote, wire))) {
 			__builtin_memcpy(cs->wire_addr, wire, 16);
 			cs->wire_port = rport;
 			cs->wire_set = 1;
@@ -345,7 +351,7 @@ static __always_inline void kt_cg(struct __sk_buff *skb, bool egress)
 		}
 	}
 	learn_cgroup(skb, cs, side == KT_SIDE_CLIENT ? 0 : 1);
-	kt_track(skb, pk, dir, cs, sc);
+	kt_track(skb, pk, dir, cs, sc, false);
 }
 
 SEC("cgroup_skb/egress")

@@ -50,12 +50,24 @@ static __always_inline __u32 seq_min(__u32 a, __u32 b)
 	return seq_diff(a, b) < 0 ? a : b;
 }
 
-/* The packet's time: its own stamp when the stack set a monotonic one. */
-static __always_inline __u64 pkt_time(struct __sk_buff *skb)
+/*
+ * The packet's own stamp when the stack set a monotonic one (TC: a TCP
+ * segment on its way out), else 0: the clock is read when a record needs
+ * a time, once per packet at most. (A cgroup program may not read
+ * tstamp_type: it always reads the clock.)
+ */
+static __always_inline __u64 pkt_stamp(struct __sk_buff *skb, bool tc)
 {
-	if (skb->tstamp_type == BPF_SKB_TSTAMP_DELIVERY_MONO && skb->tstamp)
+	if (tc && skb->tstamp_type == BPF_SKB_TSTAMP_DELIVERY_MONO)
 		return skb->tstamp;
-	return bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline __u64 seg_time(struct kt_seg *seg)
+{
+	if (!seg->ts)
+		seg->ts = bpf_ktime_get_ns();
+	return seg->ts;
 }
 
 /* Bytes of the current frame's capture to send, from policy and size. */
@@ -741,8 +753,7 @@ static __always_inline int head_step(struct kt_walk *w)
 		goto lost;
 	w->seg->carried = carried;
 	w->seg->nload = n_load;
-	if (!w->seg->ts)
-		w->seg->ts = pkt_time(w->skb);
+	seg_time(w->seg);
 	if (kt_head(w->cs, sc, w->seg, w->pk))
 		return 1;
 	/* The new frame's walk, if any, is the scratch area's. */
@@ -865,8 +876,7 @@ static __always_inline void stream_closed(struct kt_walk *w, __u8 dir, __u32 end
 			cs->ring[i].id1 = 0;
 	}
 	cnt_inc(KT_C_CLOSES);
-	if (!w->seg->ts)
-		w->seg->ts = pkt_time(w->skb);
+	seg_time(w->seg);
 	emit_stream_ev(cs, pk, KT_EV_CLOSE, dir, pk->seq,
 		       (pk->tcp_flags & KT_TCP_RST) ? KT_CF_RST : KT_CF_FIN, w->seg->ts);
 	/*
@@ -904,7 +914,7 @@ static __always_inline void conn_syn(struct kt_walk *w, __u8 dir, __u32 seg_seq)
 
 /* The exact tracker: everything the fast path did not take. */
 static __always_inline void kt_track(struct __sk_buff *skb, const struct pkt *pk, __u8 dir,
-				     struct kt_cstate *cs, struct kt_scratch *sc)
+				     struct kt_cstate *cs, struct kt_scratch *sc, bool tc)
 {
 	struct kt_dstate *d = &cs->d[dir & 1];
 	struct kt_walk w = {};
@@ -916,6 +926,7 @@ static __always_inline void kt_track(struct __sk_buff *skb, const struct pkt *pk
 	w.sc = sc;
 	w.seg = &sc->seg;
 	__builtin_memset(w.seg, 0, sizeof(*w.seg));
+	w.seg->ts = pkt_stamp(skb, tc);
 	sc->walker.valid = 0;
 	sc->walker.sprog = 0;
 	w.wk = &sc->walker;
@@ -950,8 +961,7 @@ static __always_inline void kt_track(struct __sk_buff *skb, const struct pkt *pk
 		if (delta > 0) {
 			/* Bytes went missing: nothing after them can be trusted. */
 			cnt_inc(KT_C_GAPS);
-			if (!w.seg->ts)
-				w.seg->ts = pkt_time(skb);
+			seg_time(w.seg);
 			emit_stream_ev(cs, pk, KT_EV_GAP, dir, d->next_seq, 0, w.seg->ts);
 			/*
 			 * If the next frame starts in the missing bytes, their

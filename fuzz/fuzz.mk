@@ -16,11 +16,12 @@ CFLAGS := -g -O1 $(SAN) -std=gnu11 -D_GNU_SOURCE -Wall -Wno-unused-parameter \
 	-DKAFKATAP_VERSION='"fuzz"' -DKC_WITH_ENCODERS \
 	-Iinclude -Iuser -I.output -Ifuzz
 # cmd/ (main, options, subcommands), core/ (event loop, session) and kernel/
-# (loader, attach) need libbpf, the skeleton, netlink or define main();
+# (loader, preflight checks, attach) need libbpf, the skeleton, netlink or
+# define main();
 # metrics/http.c needs microhttpd; kernel/feed.c is linked into fuzz_frame
 # only, with fuzz/bpf_stubs.c in place of libbpf.
-EXCLUDE := $(wildcard user/cmd/*.c user/core/*.c) user/kernel/loader.c user/kernel/tc.c \
-	user/kernel/feed.c user/metrics/http.c
+EXCLUDE := $(wildcard user/cmd/*.c user/core/*.c) user/kernel/loader.c user/kernel/preflight.c \
+	user/kernel/tc.c user/kernel/feed.c user/metrics/http.c
 LIB_SRCS := $(filter-out $(EXCLUDE),$(wildcard user/*/*.c user/*/*/*.c))
 LIB_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(LIB_SRCS))
 TARGETS := $(patsubst fuzz/%.c,$(OUT)/%,$(wildcard fuzz/fuzz_*.c))

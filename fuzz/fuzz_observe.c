@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer target: captured frames -> kt_observer_exchange() (user/
- * observe*.c: the codec on the frames, the group tracker, topic ids) ->
- * the annotation -> Prometheus metrics (kmetrics.c) and trace output.
+ * decode/: the codec on the frames, the group tracker, topic ids) -> the
+ * annotation -> Prometheus metrics (metrics/model.c) and trace output.
  *
  * The input is a sequence of exchanges on one connection, each:
  *   api_key (u8), api_version (int8), bits (status in 0-1; STRUCTURE,
@@ -14,7 +14,7 @@
  * (small caps: evictions) and a metrics registry per input; after the last
  * exchange the groups and metrics are read and rendered. The observer (an
  * 8 MiB arena, poisoned under ASan: too slow to make per input) is made
- * once and given each input's tracker (observe_int.h): it keeps no other
+ * once and given each input's tracker (kt_observer_set_groups): it keeps no other
  * state from one exchange to the next, so inputs stay independent.
  */
 #include <stdint.h>
@@ -26,7 +26,6 @@
 #include "track/groups.h"
 #include "metrics/model.h"
 #include "decode/observe.h"
-#include "decode/internal.h"
 #include "out/trace.h"
 
 static volatile size_t sink;
@@ -124,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g = kt_groups_new(&gc);
 	if (!o)
 		o = kt_observer_new(g);
-	o->groups = g;
+	kt_observer_set_groups(o, g);
 	km = kt_km_new(&kc);
 	null = fopen("/dev/null", "w");
 	CHECK(g && o && km && null);
@@ -180,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(txt);
 	fclose(null);
 	kt_km_free(km);
-	o->groups = NULL;
+	kt_observer_set_groups(o, NULL);
 	kt_groups_free(g);
 	return 0;
 }

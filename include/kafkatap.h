@@ -268,7 +268,7 @@ struct kt_api_range {
 };
 _Static_assert(sizeof(struct kt_api_range) == 4, "kt_api_range is a wire format");
 
-/* The broker ports, one bit each (the program's `ports` global). */
+/* The broker ports: bit (port & 63) of word (port >> 6) (the program's `ports` global). */
 struct kt_port_bitmap {
 	__u64	bits[KT_PORT_WORDS];
 };
@@ -283,38 +283,123 @@ struct kt_addr_key {
 _Static_assert(sizeof(struct kt_addr_key) == 20, "kt_addr_key is a wire format");
 
 /*
- * Per-CPU counters (map `counters`), indexed by enum kt_counter. The ones
- * every packet or frame touches come first, together.
+ * Per-CPU counters (map `counters`), indexed by enum kt_counter. Declared
+ * once, here: the enum, the names of --stats and the /metrics export are
+ * derived from this list, so a counter cannot be added without the others.
+ *
+ *   X(ENUM, stats_name, metric_family, label_name, label_value, help)
+ *
+ * Counters may share a family: with different label values (one series
+ * each) or the same (their sum is the series). label_name is NULL for a
+ * family without labels. The help says what to do when the counter grows.
+ * The ones every packet or frame touches come first: one cache line.
  */
+#define KT_HELP_MALFORMED							\
+	"Frames on a broker port that are not Kafka, by the check that failed. "	\
+	"Growth means non-Kafka bytes (TLS, HTTP, another protocol) on a port "	\
+	"given with -p: leave that port out, or name the brokers with -b"
+#define KT_HELP_DUPLICATES							\
+	"Segments seen before (retransmissions, or one packet seen at two hooks); "	\
+	"reported once, so harmless. Growth beyond the network's retransmissions "	\
+	"means the same packets cross two watched interfaces: attach to fewer"
+#define KT_HELP_FRAMES								\
+	"Kafka frame heads the kernel reported, by direction. Requests here and "	\
+	"not in kafkatap_requests_total are still pending or were lost on the "	\
+	"way (see kafkatap_lost_events_total)"
+
+#define KT_COUNTERS(X)								\
+	X(PACKETS, "packets", "kafkatap_packets_total", NULL, NULL,		\
+	  "TCP segments on broker ports that the kernel program looked at, but "	\
+	  "pure ACKs (they leave before any work). Flat "	\
+	  "while clients run: check the interfaces (-i), ports (-p), brokers (-b)")	\
+	X(PAYLOAD_BYTES, "payload_bytes", "kafkatap_payload_bytes_total", NULL, NULL,	\
+	  "TCP payload bytes on broker ports that the kernel program looked at. "	\
+	  "Far above request plus response bytes: frames are missed, see "	\
+	  "kafkatap_stream_gaps_total")	\
+	X(FAST, "fast_segments", "kafkatap_fast_segments_total", NULL, NULL,	\
+	  "Segments the kernel's fast path took: in order, inside a frame body with "	\
+	  "nothing to report or capture. Informative; nothing to do")	\
+	X(REQUESTS, "requests", "kafkatap_kernel_frames_total", "direction", "request",	\
+	  KT_HELP_FRAMES)	\
+	X(RESPONSES, "responses", "kafkatap_kernel_frames_total", "direction", "response", \
+	  KT_HELP_FRAMES)	\
+	X(DATA_RECORDS, "data_records", "kafkatap_capture_chunks_total", NULL, NULL,	\
+	  "Records carrying captured frame bytes (a frame's own record, or a later "	\
+	  "packet's data record). Fast growth costs "	\
+	  "ring buffer room and agent CPU: if kafkatap_lost_events_total grows too, "	\
+	  "capture less (--capture)")	\
+	X(WALK_BATCHES, "structure_batch_headers", "kafkatap_structure_batch_headers_total", \
+	  NULL, NULL,								\
+	  "Record batch headers kept by STRUCTURE captures, record bodies "	\
+	  "skipped. Growth is Produce and Fetch traffic; nothing to do")	\
+	X(RB_FAIL, "ringbuf_full", "kafkatap_lost_events_total", NULL, NULL,	\
+	  "Records the kernel could not hand over: the ring buffer was full. Raise "	\
+	  "--ringbuf-mb, or capture less (--capture)")	\
+	X(RESYNCS, "resyncs", "kafkatap_stream_resyncs_total", NULL, NULL,	\
+	  "Streams whose frame boundaries were found again mid-stream (no SYN seen, "	\
+	  "or after a gap). Steady growth with gaps means packets lost before the "	\
+	  "hook: see kafkatap_stream_gaps_total")	\
+	X(GAPS, "gaps", "kafkatap_stream_gaps_total", NULL, NULL,		\
+	  "Sequence gaps (lost segments): the stream's state was dropped. Growth "	\
+	  "means drops before the TC hook or traffic that bypasses it: attach to "	\
+	  "every interface the traffic crosses, look for NIC drops")	\
+	X(RETRANS, "retransmits", "kafkatap_duplicate_segments_total", NULL, NULL,	\
+	  KT_HELP_DUPLICATES)	\
+	X(OVERLAPS, "overlaps", "kafkatap_duplicate_segments_total", NULL, NULL,	\
+	  KT_HELP_DUPLICATES)	\
+	X(UNSYNC_SKIPPED, "unsynced_segments", "kafkatap_unsynced_segments_total", NULL, NULL, \
+	  "Segments skipped while their stream had no frame boundary (open before "	\
+	  "kafkatap started, or after a gap). Growth without resyncs means bytes "	\
+	  "that are not Kafka on a broker port (TLS?): check -p")	\
+	X(CARRIES, "split_heads", "kafkatap_split_frame_heads_total", NULL, NULL,	\
+	  "Frame heads split across two segments and carried over. Normal; nothing "	\
+	  "to do (a high rate only means small segments)")	\
+	X(STEP_BUDGET, "step_budget", "kafkatap_step_budget_exceeded_total", NULL, NULL, \
+	  "Segments holding more frames than one walk of the kernel program may "	\
+	  "step through: the frames past the budget are not reported and the "	\
+	  "stream resynchronises. Growth is a kafkatap limit: report it")	\
+	X(MAL_SIZE, "malformed_size", "kafkatap_malformed_frames_total", "reason", "size", \
+	  KT_HELP_MALFORMED)	\
+	X(MAL_API_KEY, "malformed_api_key", "kafkatap_malformed_frames_total", "reason",	\
+	  "api_key", KT_HELP_MALFORMED)	\
+	X(MAL_VERSION, "malformed_api_version", "kafkatap_malformed_frames_total", "reason", \
+	  "api_version", KT_HELP_MALFORMED)	\
+	X(MAL_CORR_ID, "malformed_correlation_id", "kafkatap_malformed_frames_total",	\
+	  "reason", "correlation_id", KT_HELP_MALFORMED)	\
+	X(MAL_CLIENT_ID, "malformed_client_id", "kafkatap_malformed_frames_total",	\
+	  "reason", "client_id", KT_HELP_MALFORMED)	\
+	X(RESP_UNMATCHED, "responses_unmatched", "kafkatap_kernel_unmatched_responses_total", \
+	  NULL, NULL,								\
+	  "Responses the kernel found no request in flight for (sent before "	\
+	  "kafkatap started, or lost in a gap): reported without their API. "	\
+	  "Growth after start-up means lost request segments: see "		\
+	  "kafkatap_stream_gaps_total")	\
+	X(CLOSES, "closes", "kafkatap_stream_closes_total", NULL, NULL,		\
+	  "FIN or RST seen on broker streams. Fast growth is connection churn: "	\
+	  "clients that reconnect per request")	\
+	X(SASL_REDACTED, "sasl_redacted", "kafkatap_sasl_redacted_frames_total", NULL, NULL, \
+	  "SaslAuthenticate frames kept header-only whatever --capture asks: "	\
+	  "credentials never leave the kernel. Growth is authentications; "	\
+	  "nothing to do")	\
+	X(WALK_FAILED, "structure_walks_failed", "kafkatap_structure_walk_failures_total", \
+	  NULL, NULL,								\
+	  "Produce requests and Fetch responses the kernel found off their schema "	\
+	  "(STRUCTURE capture stopped; no record byte sent). Growth means a client "	\
+	  "or broker the specs do not describe: report it with its software")	\
+	X(INFLIGHT_SPILLED, "inflight_spilled", "kafkatap_inflight_spilled_total", NULL, NULL, \
+	  "Requests still in flight when their stream's in-kernel ring was full, "	\
+	  "moved to the spill map (pipelined clients). If unmatched responses grow "	\
+	  "with it, the spill map is full too: report it")	\
+	X(LATE_FRAMES, "late_frames", "kafkatap_late_frames_total", NULL, NULL,	\
+	  "Frames found in a retransmission that filled a sequence gap, reported "	\
+	  "late and header-only. Growth follows packet loss before the hook: see "	\
+	  "kafkatap_stream_gaps_total")
+
 enum kt_counter {
-	KT_C_PACKETS = 0,	/* TCP segments on a broker port, but pure ACKs */
-	KT_C_PAYLOAD_BYTES,	/* TCP payload bytes on a broker port */
-	KT_C_FAST,		/* segments the fast path took: nothing to report in them
-				 * (next to PACKETS: the fast path touches one cache line) */
-	KT_C_REQUESTS,		/* request frames reported */
-	KT_C_RESPONSES,		/* response frames reported */
-	KT_C_DATA_RECORDS,	/* records carrying captured bytes (a frame's own, or KT_EV_DATA) */
-	KT_C_WALK_BATCHES,	/* record batch headers kept by STRUCTURE walks */
-	KT_C_RB_FAIL,		/* ring buffer reserve/output failures */
-	KT_C_RESYNCS,		/* streams (re)synchronised mid-stream */
-	KT_C_GAPS,		/* sequence gaps: state dropped */
-	KT_C_RETRANS,		/* segments wholly seen before (retransmits, second sightings) */
-	KT_C_OVERLAPS,		/* segments partly seen before */
-	KT_C_UNSYNC_SKIPPED,	/* segments skipped while not synchronised */
-	KT_C_CARRIES,		/* frame heads split across segments */
-	KT_C_STEP_BUDGET,	/* segments with more frames than one pass allows */
-	KT_C_MAL_SIZE,		/* malformed: impossible frame size */
-	KT_C_MAL_API_KEY,	/* malformed: api_key out of range */
-	KT_C_MAL_VERSION,	/* malformed: negative api_version */
-	KT_C_MAL_CORR_ID,	/* malformed: negative correlation id */
-	KT_C_MAL_CLIENT_ID,	/* malformed: client_id longer than its frame */
-	KT_C_RESP_UNMATCHED,	/* responses with no request in flight */
-	KT_C_CLOSES,		/* FIN/RST seen */
-	KT_C_SASL_REDACTED,	/* SaslAuthenticate frames kept header-only */
-	KT_C_WALK_FAILED,	/* STRUCTURE walks that met a frame off its schema */
-	KT_C_INFLIGHT_SPILLED,	/* requests in flight beyond the per-connection ring */
-	KT_C_LATE_FRAMES,	/* frames recovered from a retransmission that filled a gap */
-	KT_C_MAX,
+#define X(e, ...) KT_C_##e,
+	KT_COUNTERS(X)
+#undef X
+	KT_C_MAX
 };
 
 /* Map `counters`: one per CPU. */

@@ -48,6 +48,10 @@ expect 1 "no such interface 'nosuch0'" -- $K trace -i nosuch0 -d 1
 expect 1 "kafkatap replay: .*(No such file|cannot open|unknown file format)" -- $K replay /nonexistent.pcap
 printf 'not a capture at all' >tests/out/bogus.pcap
 expect 1 'kafkatap replay: .*(unknown file format|bad dump file format)' -- $K replay tests/out/bogus.pcap
+# bpf() refused by a seccomp profile (Podman, CRI-O): said so, not taken for
+# a kernel without a ring buffer.
+expect 1 'bpf\(\) refused: missing CAP_BPF, or a seccomp profile' -- \
+	"${TESTBIN:-.output/tests}/seccomp_eperm" $K trace -i lo -d 1
 if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 	expect 1 'lacks CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN' -- setpriv --reuid=nobody \
 		--regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all \

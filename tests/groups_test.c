@@ -2,7 +2,8 @@
 /*
  * The consumer group tracker (user/track/groups.c): membership, generations and
  * rebalances (classic and KIP-848), member timeout, lag in records and
- * seconds, topic IDs, caps and evictions, string copies.
+ * seconds, topic IDs, caps and evictions, string copies; and large groups
+ * through the decoder (user/decode/), from JoinGroup frames.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "decode/observe.h"
+#include "pair/agent.h"
+#include "proto/apis.h"
+#include "proto/kc.h"
 #include "track/groups.h"
 
 #define SEC 1000000000ULL
@@ -593,6 +598,131 @@ static void test_random_stress(void **state __attribute__((unused)))
 	kt_groups_free(g);
 }
 
+/*
+ * A JoinGroup v5 exchange whose leader response lists `n` members m0..m(n-1),
+ * as frames on the wire (header v1 / v0), through the observer.
+ */
+static void put_str(struct kc_writer *w, const char *s)
+{
+	struct kc_str v = { s, s ? (int32_t)strlen(s) : -1 };
+
+	kc_write_str(w, 0, &v);
+}
+
+static void frame_done(struct kc_writer *w, struct kt_capture *cap)
+{
+	uint32_t n = (uint32_t)w->len - 4;
+
+	assert_int_equal(w->error, 0);
+	w->buf[0] = n >> 24;
+	w->buf[1] = n >> 16;
+	w->buf[2] = n >> 8;
+	w->buf[3] = n;
+	cap->buf = w->buf;
+	cap->len = cap->want = (uint32_t)w->len;
+	cap->complete = cap->last_seen = true;
+}
+
+static const struct kt_annot *observe_join(struct kt_observer *o, int n, int32_t gen,
+					   struct kc_writer *req, struct kc_writer *resp)
+{
+	struct kc_bytes meta = { (const uint8_t *)"", 0 };
+	struct kt_exchange x;
+	char id[16];
+	int i;
+
+	memset(&x, 0, sizeof(x));
+	x.api_key = KAFKA_API_JOIN_GROUP;
+	x.api_version = 5;
+	x.correlation_id = 7;
+	x.status = KT_STATUS_OK;
+	x.req_ts_ns = 1 * SEC;
+	x.resp_ts_ns = 1 * SEC + 1000;
+	kc_writer_init(req, 0);
+	kc_write_int32(req, 0);			/* size, set below */
+	kc_write_int16(req, KAFKA_API_JOIN_GROUP);
+	kc_write_int16(req, 5);
+	kc_write_int32(req, 7);			/* correlation_id */
+	put_str(req, "c");			/* client_id */
+	put_str(req, "big");			/* group_id */
+	kc_write_int32(req, 10000);		/* session_timeout_ms */
+	kc_write_int32(req, 30000);		/* rebalance_timeout_ms */
+	put_str(req, "m0");			/* member_id */
+	put_str(req, NULL);			/* group_instance_id */
+	put_str(req, "consumer");		/* protocol_type */
+	kc_write_int32(req, 1);			/* protocols */
+	put_str(req, "range");
+	kc_write_bytes(req, 0, &meta);
+	frame_done(req, &x.req_cap);
+	kc_writer_init(resp, 0);
+	kc_write_int32(resp, 0);
+	kc_write_int32(resp, 7);		/* correlation_id */
+	kc_write_int32(resp, 0);		/* throttle_time_ms */
+	kc_write_int16(resp, 0);		/* error_code */
+	kc_write_int32(resp, gen);		/* generation_id */
+	put_str(resp, "range");			/* protocol_name */
+	put_str(resp, "m0");			/* leader */
+	put_str(resp, "m0");			/* member_id */
+	kc_write_int32(resp, n);		/* members */
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "m%d", i);
+		put_str(resp, id);
+		put_str(resp, NULL);		/* group_instance_id */
+		kc_write_bytes(resp, 0, &meta);
+	}
+	frame_done(resp, &x.resp_cap);
+	return kt_observer_exchange(o, &x);
+}
+
+/* The members the tracker holds for group "big". */
+static int big_members(struct kt_groups *g)
+{
+	struct rows r = { .ng = 0 };
+	int i;
+
+	kt_groups_foreach(g, on_group, &r);
+	for (i = 0; i < r.ng; i++)
+		if (!strcmp(r.g[i].name, "big"))
+			return r.g[i].members;
+	return -1;
+}
+
+/*
+ * A JoinGroup leader response is the exact member set, however long its
+ * list (the decoder once kept the first 64); past the tracker's cap the
+ * excess is evicted and counted.
+ */
+static void test_join_group_300_members(void **state)
+{
+	struct kt_groups_cfg cfg = { .max_groups = 4, .max_members_per_group = 1024,
+				     .max_partitions = 16, .max_topic_ids = 4 };
+	struct kt_groups *g = kt_groups_new(&cfg);
+	struct kt_observer *o = kt_observer_new(g);
+	struct kc_writer req, resp;
+	const struct kt_annot *an;
+
+	assert_non_null(g);
+	assert_non_null(o);
+	an = observe_join(o, 300, 1, &req, &resp);
+	assert_true(an->req_decoded);
+	assert_true(an->resp_decoded);
+	assert_string_equal(an->group, "big");
+	assert_null(an->invalid);
+	assert_int_equal(big_members(g), 300);
+	assert_int_equal(kt_groups_stats(g)->member_evictions, 0);
+	kc_writer_free(&req);
+	kc_writer_free(&resp);
+	/* The next generation, 1100 members: the cap (1024) bites, counted. */
+	an = observe_join(o, 1100, 2, &req, &resp);
+	assert_true(an->resp_decoded);
+	assert_int_equal(big_members(g), 1024);
+	assert_int_equal(kt_groups_stats(g)->member_evictions, 1100 - 1024);
+	kc_writer_free(&req);
+	kc_writer_free(&resp);
+	kt_observer_free(o);
+	kt_groups_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_strings_copied),
 		cmocka_unit_test(test_random_stress),
+		cmocka_unit_test(test_join_group_300_members),
 	};
 
 	return cmocka_run_group_tests_name("consumer group tracker", tests, NULL, NULL);

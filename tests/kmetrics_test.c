@@ -13,9 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "track/groups.h"
+#include "kafkatap.h"
+#include "lib/util.h"
+#include "decode/observe.h"
 #include "metrics/model.h"
 #include "metrics/registry.h"
+#include "pair/agent.h"
+#include "track/groups.h"
 
 #define SEC 1000000000ULL
 
@@ -372,6 +376,64 @@ static void test_long_topic_keeps_cache(void **state)
 	fx_free(&f);
 }
 
+/*
+ * Every kernel counter of KT_COUNTERS is on /metrics: its family with a
+ * HELP, its series (its label value), and the value the kernel counted,
+ * summed with the counters that share the series. A counter added without
+ * an export, or two counters of a family with different label names, fail.
+ */
+static void test_every_kernel_counter_exported(void **state)
+{
+	static const struct {
+		const char *stats, *family, *label, *value, *help;
+	} k[] = {
+#define X(e, stats, family, label, value, help) { stats, family, label, value, help },
+		KT_COUNTERS(X)
+#undef X
+	};
+	struct fx f = fx_new(1, 0, 0);
+	uint64_t c[KT_C_MAX];
+	char want[256], *t;
+	int i, j;
+
+	assert_int_equal(ARRAY_SIZE(k), KT_C_MAX);
+	for (i = 0; i < KT_C_MAX; i++)
+		c[i] = 1000 + 7 * i;
+	kt_km_sync(f.m, c, NULL);
+	t = render(f.m);
+	for (i = 0; i < KT_C_MAX; i++) {
+		const char *line;
+		uint64_t sum = 0;
+
+		assert_non_null(k[i].family);
+		assert_true(k[i].help && *k[i].help);
+		assert_true((k[i].label == NULL) == (k[i].value == NULL));
+		for (j = 0; j < KT_C_MAX; j++) {
+			if (strcmp(k[j].family, k[i].family))
+				continue;
+			/* One family, one label name. */
+			assert_true(k[j].label == k[i].label ||
+				    (k[j].label && k[i].label && !strcmp(k[j].label, k[i].label)));
+			if (!k[i].value || !strcmp(k[j].value, k[i].value))
+				sum += c[j];
+		}
+		snprintf(want, sizeof(want), "# HELP %s ", k[i].family);
+		if (!strstr(t, want))
+			fail_msg("counter %s: no HELP for %s", k[i].stats, k[i].family);
+		if (k[i].label)
+			snprintf(want, sizeof(want), "\n%s{%s=\"%s\"} %llu\n", k[i].family,
+				 k[i].label, k[i].value, (unsigned long long)sum);
+		else
+			snprintf(want, sizeof(want), "\n%s %llu\n", k[i].family,
+				 (unsigned long long)sum);
+		line = strstr(t, want);
+		if (!line)
+			fail_msg("counter %s is not on /metrics as '%s'", k[i].stats, want + 1);
+	}
+	free(t);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,8 +443,10 @@ int main(void)
 		cmocka_unit_test(test_long_group_id),
 		cmocka_unit_test(test_overflow_counts_lookups),
 		cmocka_unit_test(test_long_topic_keeps_cache),
+		cmocka_unit_test(test_every_kernel_counter_exported),
 	};
 
-	return cmocka_run_group_tests_name("kmetrics (group families, label budget)", tests,
+	return cmocka_run_group_tests_name("kmetrics (group families, label budget, kernel "
+					   "counters)", tests,
 					   NULL, NULL);
 }

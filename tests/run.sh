@@ -23,6 +23,7 @@ fi
 # name, command: in the order they run.
 TESTS=(
 	"gen             tests/gen_test.sh"
+	"layers          tests/layers_test.py"
 	"unit-agent      $TESTBIN/agent_test"
 	"unit-codec      $TESTBIN/codec_test"
 	"unit-groups     $TESTBIN/groups_test"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # kafkatap top, as a user meets it:
 #  1. the model (tm_*: rows, rates, quantiles, aging), compiled against
-#     .output/user/top_model.o;
+#     .output/user/out/top_model.o;
 #  2. no terminal: a clear error, exit 2;
 #  3. end to end in a private tmux server at 80x24 against a 3-broker mock
 #     cluster with real clients: broker/API rows with non-zero rates, the
@@ -44,7 +44,7 @@ trap cleanup EXIT
 for tool in tmux bpftool cc kcat; do
 	command -v $tool >/dev/null || { echo "skip: $tool is not installed"; exit 77; }
 done
-[ -x "$K" ] && [ -x "$TOOLS/mockcluster" ] && [ -f "$OBJ/top_model.o" ] ||
+[ -x "$K" ] && [ -x "$TOOLS/mockcluster" ] && [ -f "$OBJ/out/top_model.o" ] ||
 	fail "build first: make (kafkatap, mockcluster, top_model.o)"
 
 # ---- 1. The model.
@@ -158,7 +158,8 @@ int main(void)
 }
 EOF
 cc -std=gnu11 -D_GNU_SOURCE -Wall -Iinclude -Iuser -o "$T/model_test" "$T/model_test.c" \
-	"$OBJ/out/top_model.o" "$OBJ/lib/util.o" -lm 2>"$T/stderr.cc" || fail "model test does not build"
+	"$OBJ/out/top_model.o" "$OBJ/lib/addr.o" "$OBJ/lib/hash.o" "$OBJ/lib/htable.o" -lm \
+	2>"$T/stderr.cc" || fail "model test does not build"
 "$T/model_test" || fail "model test"
 ok "model: quantiles within 2.5%, rows, rates, views, sorting, aging"
 

@@ -2,8 +2,6 @@
 #ifndef KAFKATAP_CMDS_H
 #define KAFKATAP_CMDS_H
 
-#include "lib/util.h"
-
 /* Subcommands: return the process exit code (0 ok, 1 failure, 2 usage). */
 int cmd_trace(int argc, char **argv);
 int cmd_replay(int argc, char **argv);

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "cmd/cmds.h"
+#include "kafkatap.h"
+#include "lib/util.h"
 
 static const struct {
 	const char *name;

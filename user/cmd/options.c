@@ -6,9 +6,8 @@
 #include <string.h>
 #include <strings.h>
 #include "cmd/options.h"
+#include "lib/parse.h"
 #include "proto/apis.h"
-#include "decode/observe.h"
-#include "lib/util.h"
 
 enum {
 	O_FORMAT = 256, O_ATTACH, O_RINGBUF, O_EXPIRY, O_MAX_PENDING, O_MAX_CONNS,
@@ -26,10 +25,12 @@ const char kt_help_common[] =
 "      --max-conns N          connections tracked (default 16384)\n"
 "      --capture API=MODE     frame bytes the kernel hands over for API (a name\n"
 "                             like Metadata, a number, or 'all'); MODE is header,\n"
-"                             bounded:BYTES or full[:CAP]. Defaults: what deep\n"
-"                             decoding needs (Produce requests and Fetch responses\n"
-"                             in STRUCTURE mode: no record body leaves the kernel).\n"
-"                             SaslAuthenticate stays header-only whatever is asked\n"
+"                             bounded:BYTES or full[:CAP]. Defaults: what the\n"
+"                             command shows: header for top and trace --format\n"
+"                             text, else what deep decoding needs (Produce requests\n"
+"                             and Fetch responses in STRUCTURE mode: no record body\n"
+"                             leaves the kernel). SaslAuthenticate stays\n"
+"                             header-only whatever is asked\n"
 "      --stats                print kernel and agent counters to stderr at exit\n"
 "  -v, --verbose              attach details, libbpf messages (-vv: libbpf debug)\n"
 "  -h, --help                 this help\n";
@@ -107,11 +108,14 @@ static int parse_capture(struct kt_cli *c, const char *arg)
 	} else {
 		return -1;
 	}
-	for (i = 0; i < KT_API_MAX; i++)
-		if (api == -2 || api == i)
-			c->load.policy[i] = p;
-	if (p.req_limit > c->agent.max_capture)
-		c->agent.max_capture = p.req_limit;
+	for (i = 0; i < KT_API_MAX; i++) {
+		if (api == -2 || api == i) {
+			c->session.ask.policy[i] = p;
+			c->session.ask.set[i] = true;
+		}
+	}
+	if (p.req_limit > c->session.agent.max_capture)
+		c->session.agent.max_capture = p.req_limit;
 	return 0;
 }
 
@@ -178,10 +182,8 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 	memset(c, 0, sizeof(*c));
 	c->cmd = cmd;
 	kt_load_opts_init(&c->load);
-	c->agent = defcfg;
-	c->km = defkm;
-	/* What the deep decoding needs; --capture overrides, per API. */
-	kt_default_capture(c->load.policy);
+	c->session.agent = defcfg;
+	c->session.km = defkm;
 	c->load.n_ports = 0;
 	optind = 1;
 	opterr = 0;
@@ -256,22 +258,22 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 		case O_EXPIRY:
 			if (parse_double(optarg, 0.001, 86400, &d))
 				return bad(cmd, "expiry is seconds, 0.001-86400:", optarg, usage);
-			c->agent.expiry_ns = d * 1e9;
+			c->session.agent.expiry_ns = d * 1e9;
 			break;
 		case O_ACKS0:
 			if (parse_double(optarg, 0, 86400, &d))
 				return bad(cmd, "acks=0 grace is seconds, 0-86400:", optarg, usage);
-			c->agent.acks0_grace_ns = d * 1e9;
+			c->session.agent.acks0_grace_ns = d * 1e9;
 			break;
 		case O_MAX_PENDING:
 			if (parse_u64(optarg, 1, 1 << 24, &v))
 				return bad(cmd, "max pending is 1-16777216:", optarg, usage);
-			c->agent.max_pending = v;
+			c->session.agent.max_pending = v;
 			break;
 		case O_MAX_CONNS:
 			if (parse_u64(optarg, 1, 1 << 24, &v))
 				return bad(cmd, "max connections is 1-16777216:", optarg, usage);
-			c->agent.max_conns = v;
+			c->session.agent.max_conns = v;
 			break;
 		case O_CAPTURE:
 			if (parse_capture(c, optarg))
@@ -295,10 +297,11 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 				return bad(cmd, "unknown option", argv[optind - 1], usage);
 			if (parse_u64(optarg, 1, 1 << 24, &v))
 				return bad(cmd, "label and series budgets are 1-16777216:", optarg, usage);
-			*(o == O_MAX_CLIENT_IDS ? &c->km.max_client_ids :
-			  o == O_MAX_BROKERS ? &c->km.max_brokers :
-			  o == O_MAX_TOPICS ? &c->km.max_topics :
-			  o == O_MAX_GROUPS ? &c->km.max_groups : &c->km.max_series) = v;
+			*(o == O_MAX_CLIENT_IDS ? &c->session.km.max_client_ids :
+			  o == O_MAX_BROKERS ? &c->session.km.max_brokers :
+			  o == O_MAX_TOPICS ? &c->session.km.max_topics :
+			  o == O_MAX_GROUPS ? &c->session.km.max_groups :
+			  &c->session.km.max_series) = v;
 			break;
 		case ':':
 			return bad(cmd, "option needs a value:", argv[optind - 1], usage);
@@ -315,8 +318,7 @@ int kt_cli_parse(struct kt_cli *c, const char *cmd, unsigned int allowed,
 	} else if (optind < argc) {
 		return bad(cmd, "unexpected argument", argv[optind], usage);
 	}
-	c->ports_given = c->load.n_ports > 0;
-	if (!c->ports_given) {
+	if (!c->load.n_ports) {
 		c->load.ports[0] = 9092;
 		c->load.n_ports = 1;
 	}

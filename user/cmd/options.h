@@ -5,8 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
-#include "pair/agent.h"
-#include "metrics/model.h"
+#include "core/session.h"
 #include "kernel/loader.h"
 
 enum kt_format {
@@ -25,14 +24,12 @@ enum kt_format {
 
 struct kt_cli {
 	const char *cmd;
-	struct kt_load_opts load;
-	struct kt_agent_cfg agent;
-	struct kt_km_cfg km;
+	struct kt_load_opts load;	/* its capture policy comes from the session */
+	struct kt_session_cfg session;	/* parsed: agent, km, ask; the command sets the rest */
 	enum kt_format format;
 	double duration;	/* seconds, 0 = until interrupted */
 	const char *file;
 	const char *listen;
-	bool ports_given;
 	bool stats;
 };
 

@@ -10,10 +10,9 @@
 #include <pcap/pcap.h>
 #include "cmd/cmds.h"
 #include "cmd/options.h"
-#include "kernel/feed.h"
-#include "core/live.h"
-#include "kernel/pcap_in.h"
 #include "core/session.h"
+#include "kernel/feed.h"
+#include "kernel/pcap_in.h"
 #include "out/trace.h"
 
 #define FRAME_MAX (256 * 1024)
@@ -43,39 +42,26 @@ static void usage(FILE *f)
 		kt_help_common);
 }
 
-struct replay_ctx {
-	struct kt_agent *agent;
-	struct kt_pipe pipe;
-	enum kt_format format;
-};
-
-static void on_exchange(void *ctx, const struct kt_exchange *x)
+static void out(void *ctx, const struct kt_exchange *x, const struct kt_annot *an)
 {
-	struct replay_ctx *r = ctx;
-	const struct kt_annot *an = kt_pipe_exchange(&r->pipe, x);
+	enum kt_format *format = ctx;
 
-	if (r->format == KT_FMT_TEXT)
+	if (*format == KT_FMT_TEXT)
 		kt_trace_text(stdout, x, 0, an);
-	else if (r->format == KT_FMT_JSON)
+	else if (*format == KT_FMT_JSON)
 		kt_trace_json(stdout, x, 0, an);
-}
-
-static void on_conn(void *ctx, const struct kt_conn *c, bool opened)
-{
-	kt_pipe_conn(&((struct replay_ctx *)ctx)->pipe, c, opened);
 }
 
 static void on_record(void *ctx, const void *rec, size_t len, uint64_t ts_ns)
 {
-	struct replay_ctx *r = ctx;
-
-	kt_agent_record(r->agent, rec, len, ts_ns);
+	kt_agent_record(ctx, rec, len, ts_ns);
 }
 
 int cmd_replay(int argc, char **argv)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	struct replay_ctx r = {};
+	struct kt_session *s = NULL;
+	struct kt_agent *agent;
 	struct kt_feeder feeder;
 	struct pcap_pkthdr *ph;
 	const uint8_t *pkt;
@@ -97,16 +83,19 @@ int cmd_replay(int argc, char **argv)
 	}
 	linktype = pcap_datalink(p);
 	frame = malloc(FRAME_MAX);
-	r.format = c.format;
-	if (kt_pipe_init(&r.pipe, &c, c.format == KT_FMT_PROM))
+	c.session.need = KT_NEED_DECODING;
+	c.session.decode = true;
+	c.session.metrics = c.format == KT_FMT_PROM;
+	c.session.out = out;
+	c.session.out_ctx = &c.format;
+	s = kt_session_new(&c.session);
+	if (!frame || !s)
 		goto out_pcap;
-	r.agent = kt_agent_new(&c.agent, on_exchange, &r);
-	if (!frame || !r.agent)
-		goto out_pcap;
-	kt_agent_set_conn_cb(r.agent, on_conn);
+	agent = kt_session_agent(s);
+	kt_session_capture(s, c.load.policy);
 	if (kt_bpf_start(&bpf, &c.load))
 		goto out_pcap;
-	if (kt_feeder_init(&feeder, &bpf, on_record, &r)) {
+	if (kt_feeder_init(&feeder, &bpf, on_record, agent)) {
 		fprintf(stderr, "kafkatap replay: ring buffer: %s\n", strerror(errno));
 		goto out_bpf;
 	}
@@ -120,20 +109,20 @@ int cmd_replay(int argc, char **argv)
 		}
 		if (kt_feed_eth(&feeder, frame, flen, ts))
 			skipped++;
-		kt_agent_tick(r.agent, ts);
+		kt_agent_tick(agent, ts);
 	}
 	if (err == PCAP_ERROR) {
 		fprintf(stderr, "kafkatap replay: %s: %s\n", c.file, pcap_geterr(p));
 		goto out_feed;
 	}
-	kt_agent_flush(r.agent);
+	kt_agent_flush(agent);
 	if (c.format == KT_FMT_PROM) {
 		uint64_t k[KT_C_MAX] = {};
 		size_t len = 0;
 		char *text;
 
 		kt_bpf_counters(&bpf, k);
-		text = kt_pipe_render(&r.pipe, k, kt_agent_stats(r.agent), ts, false, &len);
+		text = kt_session_render(s, k, ts, false, &len);
 		if (text)
 			fwrite(text, 1, len, stdout);
 		free(text);
@@ -143,7 +132,7 @@ int cmd_replay(int argc, char **argv)
 		uint64_t k[KT_C_MAX];
 
 		kt_bpf_counters(&bpf, k);
-		kt_print_stats(stderr, k, kt_agent_stats(r.agent));
+		kt_session_print_stats(s, stderr, k);
 		fprintf(stderr, "kafkatap: replay: packets=%llu resegmented=%llu "
 			"not_replayable=%llu\n", (unsigned long long)feeder.packets,
 			(unsigned long long)feeder.resegmented, (unsigned long long)skipped);
@@ -154,8 +143,7 @@ out_feed:
 out_bpf:
 	kt_bpf_stop(&bpf);
 out_pcap:
-	kt_agent_free(r.agent);
-	kt_pipe_free(&r.pipe);
+	kt_session_free(s);
 	free(frame);
 	pcap_close(p);
 	return ret;

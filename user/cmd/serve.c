@@ -4,13 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd/cmds.h"
-#include "metrics/http.h"
+#include "cmd/options.h"
 #include "core/live.h"
 #include "core/session.h"
+#include "lib/clock.h"
+#include "metrics/http.h"
 
 struct serve_ctx {
-	struct kt_pipe pipe;
-	struct kt_agent *agent;
+	struct kt_session *s;
 	struct kt_exporter *exp;
 	struct kt_live *live;
 };
@@ -45,58 +46,48 @@ static void usage(FILE *f)
 		kt_help_live, kt_help_metrics, kt_help_common, KT_DEFAULT_LISTEN);
 }
 
-static void on_exchange(void *ctx, const struct kt_exchange *x)
-{
-	kt_pipe_exchange(&((struct serve_ctx *)ctx)->pipe, x);
-}
-
-static void on_conn(void *ctx, const struct kt_conn *c, bool opened)
-{
-	kt_pipe_conn(&((struct serve_ctx *)ctx)->pipe, c, opened);
-}
-
 /* In the event loop, when a scrape waits: fresh kernel counters, then render. */
 static char *render(void *ctx, bool openmetrics, size_t *len)
 {
-	struct serve_ctx *s = ctx;
+	struct serve_ctx *sv = ctx;
 	uint64_t k[KT_C_MAX];
 
-	if (kt_bpf_counters(&s->live->bpf, k))
+	if (kt_bpf_counters(&sv->live->bpf, k))
 		memset(k, 0, sizeof(k));
-	return kt_pipe_render(&s->pipe, k, kt_agent_stats(s->agent), now_mono_ns(),
-			      openmetrics, len);
+	return kt_session_render(sv->s, k, now_mono_ns(), openmetrics, len);
 }
 
 static void on_tick(void *ctx, struct kt_live *l)
 {
-	struct serve_ctx *s = ctx;
+	struct serve_ctx *sv = ctx;
 
-	s->live = l;
-	kt_exporter_poll(s->exp, render, s);
+	sv->live = l;
+	kt_exporter_poll(sv->exp, render, sv);
 }
 
 int cmd_serve(int argc, char **argv)
 {
-	struct serve_ctx s = {};
+	struct serve_ctx sv = {};
 	struct kt_live live;
 	struct kt_cli c;
 	char err[256];
-	int rc = 1;
+	int rc;
 
 	rc = kt_cli_parse(&c, "serve", KT_OPT_LIVE | KT_OPT_LISTEN | KT_OPT_METRICS,
 			  argc, argv, usage);
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	rc = 1;
-	if (kt_pipe_init(&s.pipe, &c, true))
+	c.session.need = KT_NEED_DECODING;
+	c.session.decode = true;
+	c.session.metrics = true;
+	sv.s = kt_session_new(&c.session);
+	if (!sv.s)
 		goto out;
-	s.agent = kt_agent_new(&c.agent, on_exchange, &s);
-	if (!s.agent)
-		goto out;
-	kt_agent_set_conn_cb(s.agent, on_conn);
+	kt_session_capture(sv.s, c.load.policy);
 	/* Listen first: a busy port fails before anything is attached. */
-	s.exp = kt_exporter_start(c.listen ? c.listen : KT_DEFAULT_LISTEN, err, sizeof(err));
-	if (!s.exp) {
+	sv.exp = kt_exporter_start(c.listen ? c.listen : KT_DEFAULT_LISTEN, err, sizeof(err));
+	if (!sv.exp) {
 		fprintf(stderr, "kafkatap serve: %s\n", err);
 		goto out;
 	}
@@ -104,13 +95,12 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "kafkatap: serving metrics on http://%s/metrics\n", c.listen);
 	else
 		fprintf(stderr, "kafkatap: serving metrics on http://localhost:%d/metrics\n",
-			kt_exporter_port(s.exp));
-	rc = kt_live_run(&c, &live, s.agent, on_tick, &s) ? 1 : 0;
+			kt_exporter_port(sv.exp));
+	rc = kt_live_run(&c.load, c.duration, &live, kt_session_agent(sv.s), on_tick, &sv) ? 1 : 0;
 	if (!rc && c.stats)
-		kt_print_stats(stderr, live.counters, kt_agent_stats(s.agent));
+		kt_session_print_stats(sv.s, stderr, live.counters);
 out:
-	kt_exporter_stop(s.exp);
-	kt_agent_free(s.agent);
-	kt_pipe_free(&s.pipe);
+	kt_exporter_stop(sv.exp);
+	kt_session_free(sv.s);
 	return rc;
 }

@@ -14,9 +14,13 @@
 #include <ncurses.h>
 #include <term.h>
 #include "cmd/cmds.h"
-#include "proto/apis.h"
+#include "cmd/options.h"
 #include "core/live.h"
+#include "core/session.h"
+#include "lib/clock.h"
 #include "out/top_model.h"
+#include "pair/agent.h"
+#include "proto/apis.h"
 
 #define TOP_INTERVAL_NS	1000000000ULL
 #define TOP_IDLE_NS	(10 * TOP_INTERVAL_NS)	/* rows age out after 10 s idle */
@@ -78,7 +82,7 @@ static void usage(FILE *f)
 		TOP_MIN_W, TOP_MIN_H, kt_help_live, kt_help_common);
 }
 
-static void on_exchange(void *ctx, const struct kt_exchange *x)
+static void out(void *ctx, const struct kt_exchange *x, const struct kt_annot *an)
 {
 	struct top *t = ctx;
 
@@ -482,7 +486,7 @@ static int check_terminal(void)
 int cmd_top(int argc, char **argv)
 {
 	struct top t = { .saved_stderr = -1, .per_api = true };
-	struct kt_agent *agent;
+	struct kt_session *s;
 	struct kt_live live;
 	struct kt_cli c;
 	int err;
@@ -499,12 +503,17 @@ int cmd_top(int argc, char **argv)
 	t.m = tm_new(t.start_ns, TOP_IDLE_NS);
 	if (!t.m)
 		return 1;
-	agent = kt_agent_new(&c.agent, on_exchange, &t);
-	if (!agent) {
+	/* The table is made of headers: nothing to decode, nothing to capture. */
+	c.session.need = KT_NEED_HEADERS;
+	c.session.out = out;
+	c.session.out_ctx = &t;
+	s = kt_session_new(&c.session);
+	if (!s) {
 		tm_free(t.m);
 		return 1;
 	}
-	err = kt_live_run(&c, &live, agent, on_tick, &t);
+	kt_session_capture(s, c.load.policy);
+	err = kt_live_run(&c.load, c.duration, &live, kt_session_agent(s), on_tick, &t);
 	screen_end(&t);
 	if (t.failed) {
 		fprintf(stderr, "kafkatap top: cannot set up the terminal (TERM=%s)\n",
@@ -512,8 +521,8 @@ int cmd_top(int argc, char **argv)
 		err = -1;
 	}
 	if (!err && c.stats)
-		kt_print_stats(stderr, live.counters, kt_agent_stats(agent));
-	kt_agent_free(agent);
+		kt_session_print_stats(s, stderr, live.counters);
+	kt_session_free(s);
 	tm_free(t.m);
 	return err ? 1 : 0;
 }

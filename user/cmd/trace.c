@@ -2,12 +2,13 @@
 /* kafkatap trace: live, one line per request as it completes. */
 #include <stdio.h>
 #include "cmd/cmds.h"
+#include "cmd/options.h"
 #include "core/live.h"
 #include "core/session.h"
+#include "lib/clock.h"
 #include "out/trace.h"
 
 struct trace_ctx {
-	struct kt_pipe pipe;
 	enum kt_format format;
 	int64_t clock_offset_ns;
 };
@@ -34,10 +35,9 @@ static void usage(FILE *f)
 		kt_help_live, kt_help_common);
 }
 
-static void on_exchange(void *ctx, const struct kt_exchange *x)
+static void out(void *ctx, const struct kt_exchange *x, const struct kt_annot *an)
 {
 	struct trace_ctx *t = ctx;
-	const struct kt_annot *an = kt_pipe_exchange(&t->pipe, x);
 
 	if (t->format == KT_FMT_TEXT)
 		kt_trace_text(stdout, x, t->clock_offset_ns, an);
@@ -56,7 +56,7 @@ static void on_tick(void *ctx, struct kt_live *l)
 int cmd_trace(int argc, char **argv)
 {
 	struct trace_ctx t = {};
-	struct kt_agent *agent;
+	struct kt_session *s;
 	struct kt_live live;
 	struct kt_cli c;
 	int err;
@@ -65,20 +65,21 @@ int cmd_trace(int argc, char **argv)
 	if (err)
 		return err > 0 ? 0 : 2;
 	t.format = c.format;
-	if (kt_pipe_init(&t.pipe, &c, false))
+	/* Text is for people watching: headers suffice (--capture asks more). */
+	c.session.need = c.format == KT_FMT_TEXT ? KT_NEED_HEADERS : KT_NEED_DECODING;
+	c.session.decode = true;
+	c.session.out = out;
+	c.session.out_ctx = &t;
+	s = kt_session_new(&c.session);
+	if (!s)
 		return 1;
-	agent = kt_agent_new(&c.agent, on_exchange, &t);
-	if (!agent) {
-		kt_pipe_free(&t.pipe);
-		return 1;
-	}
+	kt_session_capture(s, c.load.policy);
 	/* Offsets are known once attached; the first tick sets them. */
 	t.clock_offset_ns = (int64_t)(now_real_ns() - now_mono_ns());
-	err = kt_live_run(&c, &live, agent, on_tick, &t);
+	err = kt_live_run(&c.load, c.duration, &live, kt_session_agent(s), on_tick, &t);
 	fflush(stdout);
 	if (!err && c.stats)
-		kt_print_stats(stderr, live.counters, kt_agent_stats(agent));
-	kt_agent_free(agent);
-	kt_pipe_free(&t.pipe);
+		kt_session_print_stats(s, stderr, live.counters);
+	kt_session_free(s);
 	return err ? 1 : 0;
 }

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "core/live.h"
-#include "lib/util.h"
+#include "kernel/ifaces.h"
+#include "pair/agent.h"
+#include "lib/clock.h"
 
 volatile sig_atomic_t kt_stop;
 
@@ -32,25 +35,51 @@ static int on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-int kt_live_run(struct kt_cli *c, struct kt_live *l, struct kt_agent *agent,
-		kt_tick_fn tick, void *ctx)
+/* lo, with every interface that is up if it names none (names strdup'ed). */
+static int choose_ifaces(const struct kt_load_opts *lo, struct kt_load_opts *use)
+{
+	*use = *lo;
+	if (use->n_ifaces)
+		return 0;
+	use->n_ifaces = kt_default_ifaces(use->ifaces, KT_MAX_IFACES);
+	if (use->n_ifaces == 0) {
+		fprintf(stderr, "kafkatap: no interface is up; name one with -i\n");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static void free_ifaces(const struct kt_load_opts *lo, struct kt_load_opts *use)
+{
+	int i;
+
+	if (lo->n_ifaces)
+		return;
+	for (i = 0; i < use->n_ifaces; i++)
+		free((char *)use->ifaces[i]);
+}
+
+int kt_live_run(const struct kt_load_opts *lo, double duration_s, struct kt_live *l,
+		struct kt_agent *agent, kt_tick_fn tick, void *ctx)
 {
 	uint64_t start, deadline = 0, counters_at = 0;
+	struct kt_load_opts *use;
 	int err;
 
 	memset(l, 0, sizeof(*l));
 	l->agent = agent;
-	if (c->load.n_ifaces == 0) {
-		c->load.n_ifaces = kt_default_ifaces(c->load.ifaces, KT_MAX_IFACES);
-		if (c->load.n_ifaces == 0) {
-			fprintf(stderr, "kafkatap: no interface is up; name one with -i\n");
-			return -ENODEV;
-		}
+	use = malloc(sizeof(*use));
+	if (!use)
+		return -ENOMEM;
+	err = choose_ifaces(lo, use);
+	if (err) {
+		free(use);
+		return err;
 	}
 	kt_install_signals();
-	err = kt_bpf_start(&l->bpf, &c->load);
+	err = kt_bpf_start(&l->bpf, use);
 	if (err)
-		return err;
+		goto out_ifaces;
 	l->rb = ring_buffer__new(kt_bpf_ringbuf_fd(&l->bpf), on_record, agent, NULL);
 	if (!l->rb) {
 		err = -errno;
@@ -59,9 +88,9 @@ int kt_live_run(struct kt_cli *c, struct kt_live *l, struct kt_agent *agent,
 	}
 	l->clock_offset_ns = (int64_t)(now_real_ns() - now_mono_ns());
 	start = now_mono_ns();
-	if (c->duration > 0)
-		deadline = start + (uint64_t)(c->duration * 1e9);
-	if (c->load.verbose)
+	if (duration_s > 0)
+		deadline = start + (uint64_t)(duration_s * 1e9);
+	if (lo->verbose)
 		fprintf(stderr, "kafkatap: watching %d hook(s); Ctrl-C to stop\n",
 			l->bpf.n_hooks);
 	while (!kt_stop) {
@@ -99,33 +128,8 @@ out:
 	ring_buffer__free(l->rb);
 	l->rb = NULL;
 	kt_bpf_stop(&l->bpf);
+out_ifaces:
+	free_ifaces(lo, use);
+	free(use);
 	return err;
-}
-
-void kt_print_stats(FILE *f, const uint64_t *k, const struct kt_agent_stats *s)
-{
-	int i;
-
-	fprintf(f, "kafkatap: kernel:");
-	for (i = 0; i < KT_C_MAX; i++)
-		if (k[i])
-			fprintf(f, " %s=%llu", kt_counter_name(i), (unsigned long long)k[i]);
-	fprintf(f, "\nkafkatap: agent: requests=%llu responses=%llu paired=%llu "
-		"no_response=%llu unanswered(expired=%llu closed=%llu evicted=%llu exit=%llu) "
-		"unmatched_responses=%llu duplicates=%llu pending_evictions=%llu "
-		"conn_evictions=%llu capture_incomplete=%llu gaps=%llu\n",
-		(unsigned long long)s->requests, (unsigned long long)s->responses,
-		(unsigned long long)s->paired, (unsigned long long)s->no_response,
-		(unsigned long long)s->unanswered[KT_REASON_EXPIRED],
-		(unsigned long long)s->unanswered[KT_REASON_CLOSED],
-		(unsigned long long)s->unanswered[KT_REASON_EVICTED],
-		(unsigned long long)s->unanswered[KT_REASON_EXIT],
-		(unsigned long long)s->unmatched_responses,
-		(unsigned long long)s->duplicate_requests,
-		(unsigned long long)s->pending_evictions,
-		(unsigned long long)s->conn_evictions,
-		(unsigned long long)s->capture_incomplete, (unsigned long long)s->gaps);
-	if (k[KT_C_RB_FAIL])
-		fprintf(f, "kafkatap: WARNING: %llu records lost: the ring buffer was full "
-			"(raise --ringbuf-mb)\n", (unsigned long long)k[KT_C_RB_FAIL]);
 }

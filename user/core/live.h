@@ -5,9 +5,9 @@
 
 #include <signal.h>
 #include <stdint.h>
-#include "pair/agent.h"
-#include "cmd/options.h"
 #include "kernel/loader.h"
+
+struct kt_agent;
 
 extern volatile sig_atomic_t kt_stop;
 
@@ -27,14 +27,12 @@ struct kt_live {
 };
 
 /*
- * Load and attach per c->load (default interfaces if none), then feed the
- * agent until kt_stop or c->duration. Flushes the agent at the end.
- * Returns 0 or a negative errno (already explained on stderr).
+ * Load and attach per lo (to every interface that is up if it names none),
+ * then feed the agent until kt_stop or duration_s (0: no end). Flushes the
+ * agent at the end. Returns 0 or a negative errno (already explained on
+ * stderr).
  */
-int kt_live_run(struct kt_cli *c, struct kt_live *l, struct kt_agent *agent,
-		kt_tick_fn tick, void *ctx);
-
-/* Counters to stderr: what the kernel and the agent saw and lost. */
-void kt_print_stats(FILE *f, const uint64_t *kernel, const struct kt_agent_stats *s);
+int kt_live_run(const struct kt_load_opts *lo, double duration_s, struct kt_live *l,
+		struct kt_agent *agent, kt_tick_fn tick, void *ctx);
 
 #endif

@@ -6,53 +6,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <linux/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "proto/apis.h"
-#include "kernel/loader.h"
 #include "kt_state.h"
 #include "proto/sprogs.h"
+#include "kernel/ifaces.h"
+#include "kernel/loader.h"
+#include "kernel/preflight.h"
 #include "kafkatap.skel.h"	/* after kafkatap.h: rodata uses its types */
 #include "kernel/tc.h"
 #include "lib/util.h"
 
-static const char *const counter_names[KT_C_MAX] = {
-	[KT_C_PACKETS] = "packets",
-	[KT_C_PAYLOAD_BYTES] = "payload_bytes",
-	[KT_C_REQUESTS] = "requests",
-	[KT_C_RESPONSES] = "responses",
-	[KT_C_DATA_RECORDS] = "data_records",
-	[KT_C_RESYNCS] = "resyncs",
-	[KT_C_GAPS] = "gaps",
-	[KT_C_RETRANS] = "retransmits",
-	[KT_C_OVERLAPS] = "overlaps",
-	[KT_C_RB_FAIL] = "ringbuf_full",
-	[KT_C_UNSYNC_SKIPPED] = "unsynced_segments",
-	[KT_C_CARRIES] = "split_heads",
-	[KT_C_STEP_BUDGET] = "step_budget",
-	[KT_C_MAL_SIZE] = "malformed_size",
-	[KT_C_MAL_API_KEY] = "malformed_api_key",
-	[KT_C_MAL_VERSION] = "malformed_api_version",
-	[KT_C_MAL_CORR_ID] = "malformed_correlation_id",
-	[KT_C_MAL_CLIENT_ID] = "malformed_client_id",
-	[KT_C_RESP_UNMATCHED] = "responses_unmatched",
-	[KT_C_CLOSES] = "closes",
-	[KT_C_SASL_REDACTED] = "sasl_redacted",
-	[KT_C_WALK_FAILED] = "structure_walks_failed",
-	[KT_C_WALK_BATCHES] = "structure_batch_headers",
-	[KT_C_INFLIGHT_SPILLED] = "inflight_spilled",
-	[KT_C_LATE_FRAMES] = "late_frames",
-	[KT_C_FAST] = "fast_segments",
-};
-
 const char *kt_counter_name(int idx)
 {
-	return idx >= 0 && idx < KT_C_MAX ? counter_names[idx] : "?";
+	static const char *const names[KT_C_MAX] = {
+#define X(e, stats_name, ...) [KT_C_##e] = stats_name,
+		KT_COUNTERS(X)
+#undef X
+	};
+
+	return idx >= 0 && idx < KT_C_MAX ? names[idx] : "?";
 }
 
 static int verbose;
@@ -74,110 +48,7 @@ void kt_load_opts_init(struct kt_load_opts *o)
 	o->n_ports = 1;
 	o->ringbuf_bytes = 8 << 20;
 	o->max_streams = 65536;
-	/* HEADER for every API; the agent widens what it decodes. */
-}
-
-int kt_default_ifaces(const char **out, int max)
-{
-	struct if_nameindex *ifs = if_nameindex(), *i;
-	int n = 0, sock = socket(AF_INET, SOCK_DGRAM, 0);
-
-	if (!ifs || sock < 0) {
-		if (ifs)
-			if_freenameindex(ifs);
-		if (sock >= 0)
-			close(sock);
-		return 0;
-	}
-	for (i = ifs; i->if_index && n < max; i++) {
-		struct ifreq ifr = {};
-
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
-		if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP))
-			out[n++] = strdup(i->if_name);
-	}
-	if_freenameindex(ifs);
-	close(sock);
-	return n;
-}
-
-/* 1 = Ethernet-like (14-byte header at TC), 0 = raw IP (tun, wireguard). */
-static int iface_l2_len(const char *name)
-{
-	char path[128];
-	FILE *f;
-	int type = 1;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/type", name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%d", &type) != 1)
-			type = 1;
-		fclose(f);
-	}
-	/* ARPHRD_ETHER 1, ARPHRD_LOOPBACK 772 carry an Ethernet header at TC. */
-	return type == 1 || type == 772 ? 14 : 0;
-}
-
-static int check_kernel(void)
-{
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0) {
-		fprintf(stderr, "kafkatap: this kernel has no BPF ring buffer "
-			"(needs Linux 5.8 or newer built with CONFIG_BPF_SYSCALL)\n");
-		return -EOPNOTSUPP;
-	}
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, NULL) <= 0) {
-		fprintf(stderr, "kafkatap: this kernel has no bpf_loop() helper "
-			"(needs Linux 5.17 or newer)\n");
-		return -EOPNOTSUPP;
-	}
-	return 0;
-}
-
-/*
- * The capabilities this process lacks, as "CAP_X, CAP_Y" (empty: none).
- * Loading needs CAP_BPF (maps, BTF, the program), CAP_PERFMON (the verifier
- * allows pointer arithmetic on packets only with it) and, the program being
- * a TC classifier, CAP_NET_ADMIN; CAP_SYS_ADMIN stands in for all three
- * (kernels before 5.8 have only it). Attaching needs CAP_NET_ADMIN itself
- * (clsact goes through rtnetlink). Root in a container may lack them.
- */
-static const char *missing_caps(bool attach)
-{
-	static char buf[64];
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = {};
-	uint64_t eff;
-	bool admin;
-
-	if (syscall(SYS_capget, &h, d))
-		return "";	/* cannot tell: let the kernel say */
-	eff = (uint64_t)d[1].effective << 32 | d[0].effective;
-	admin = eff >> CAP_SYS_ADMIN & 1;
-	buf[0] = 0;
-	if (!admin && !(eff >> 39 & 1))		/* CAP_BPF */
-		strcat(buf, ", CAP_BPF");
-	if (!admin && !(eff >> 38 & 1))		/* CAP_PERFMON */
-		strcat(buf, ", CAP_PERFMON");
-	if ((attach || !admin) && !(eff >> CAP_NET_ADMIN & 1))
-		strcat(buf, ", CAP_NET_ADMIN");
-	return buf[0] ? buf + 2 : buf;
-}
-
-static void explain_errno(int err, const char *what)
-{
-	/* As root, EACCES from a load is the verifier's no, not a permission. */
-	if (err == -EACCES && geteuid() == 0)
-		fprintf(stderr, "kafkatap: %s: the kernel's verifier rejected the program "
-			"(run with -v to see its log; this is a kafkatap bug, please report it)\n",
-			what);
-	else if (err == -EPERM || err == -EACCES)
-		fprintf(stderr, "kafkatap: %s: permission denied. kafkatap needs "
-			"CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN: run it as root "
-			"(sudo), or grant them: sudo setcap "
-			"cap_bpf,cap_perfmon,cap_net_admin+ep ./kafkatap\n", what);
-	else
-		fprintf(stderr, "kafkatap: %s: %s\n", what, strerror(-err));
+	/* HEADER for every API; a session sets what its command needs. */
 }
 
 static int configure_maps(struct kt_bpf *b, const struct kt_load_opts *o)
@@ -262,30 +133,19 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 	/* No interfaces (replay, tests): loaded for BPF_PROG_TEST_RUN only. */
 	bool attach = o->n_ifaces > 0;
 	struct kafkatap_bpf *s;
-	const char *missing;
 	int i, err;
 
 	memset(b, 0, sizeof(*b));
 	verbose = o->verbose;
 	libbpf_set_print(print_fn);
-	missing = missing_caps(attach);
-	if (*missing) {
-		fprintf(stderr, "kafkatap: this process lacks %s (it needs CAP_BPF, CAP_PERFMON "
-			"and CAP_NET_ADMIN, or CAP_SYS_ADMIN%s): run it as root, "
-			"or grant them: sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep "
-			"./kafkatap; in a container, add them to its securityContext "
-			"(see deploy/daemonset.yaml)\n", missing,
-			attach ? " and CAP_NET_ADMIN" : "");
-		return -EPERM;
-	}
-	err = check_kernel();
+	err = kt_preflight(attach);
 	if (err)
 		return err;
 
 	s = kafkatap_bpf__open();
 	if (!s) {
 		err = -errno;
-		explain_errno(err, "opening the BPF object");
+		kt_explain_errno(err, "opening the BPF object");
 		return err;
 	}
 	b->skel = s;
@@ -307,7 +167,7 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 	s->rodata->broker_filter = o->n_brokers > 0;
 	s->rodata->wakeup_bytes = o->ringbuf_bytes / 8;
 	for (i = 0; i < o->n_ifaces; i++)
-		if (iface_l2_len(o->ifaces[i]) == 0)
+		if (kt_iface_l2_len(o->ifaces[i]) == 0)
 			s->rodata->any_l3_iface = 1;
 	bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	/* A connection's state holds both directions: max_streams / 2 each family. */
@@ -316,19 +176,19 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 
 	err = kafkatap_bpf__load(s);
 	if (err) {
-		explain_errno(err, "loading the BPF program (run with -v for the verifier log)");
+		kt_explain_errno(err, "loading the BPF program (run with -v for the verifier log)");
 		goto fail;
 	}
 	err = configure_maps(b, o);
 	if (err) {
-		explain_errno(err, "configuring BPF maps");
+		kt_explain_errno(err, "configuring BPF maps");
 		goto fail;
 	}
 	warm_ring(b, o->ringbuf_bytes);
 
 	for (i = 0; i < o->n_ifaces; i++) {
 		const char *name = o->ifaces[i];
-		int ifindex = if_nametoindex(name), dir, l2 = iface_l2_len(name);
+		int ifindex = if_nametoindex(name), dir, l2 = kt_iface_l2_len(name);
 
 		if (!ifindex) {
 			fprintf(stderr, "kafkatap: no such interface '%s' "
@@ -339,8 +199,12 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 		if (l2 != 14) {
 			uint32_t key = ifindex, val = l2;
 
-			bpf_map__update_elem(s->maps.l2len, &key, sizeof(key),
-					     &val, sizeof(val), BPF_ANY);
+			err = bpf_map__update_elem(s->maps.l2len, &key, sizeof(key),
+						   &val, sizeof(val), BPF_ANY);
+			if (err) {
+				kt_explain_errno(err, "configuring BPF maps");
+				goto fail;
+			}
 		}
 		/*
 		 * On lo every packet leaves and comes back: egress alone sees
@@ -359,7 +223,7 @@ int kt_bpf_start(struct kt_bpf *b, const struct kt_load_opts *o)
 
 				snprintf(what, sizeof(what), "attaching to %s %s", name,
 					 h->egress ? "egress" : "ingress");
-				explain_errno(err, what);
+				kt_explain_errno(err, what);
 				goto fail;
 			}
 			b->n_hooks++;

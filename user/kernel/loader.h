@@ -3,30 +3,14 @@
 #ifndef KAFKATAP_LOADER_H
 #define KAFKATAP_LOADER_H
 
-#include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "kafkatap.h"
+#include "kernel/tc.h"
 
 #define KT_MAX_IFACES	64
 #define KT_MAX_PORTS	256
 #define KT_MAX_BROKERS	256
-
-enum kt_attach_mode {
-	KT_ATTACH_AUTO = 0,	/* tcx where the kernel has it, else clsact */
-	KT_ATTACH_TCX,
-	KT_ATTACH_CLSACT,
-};
-
-struct kt_hook {
-	char ifname[IF_NAMESIZE];
-	int ifindex;
-	bool egress;
-	int link_fd;		/* tcx: the link; closing it detaches */
-	bool clsact;		/* clsact filter: handle/priority below */
-	bool created_qdisc;	/* we created the clsact qdisc */
-	uint32_t handle, priority;
-};
 
 struct kt_load_opts {
 	const char *ifaces[KT_MAX_IFACES];
@@ -71,9 +55,7 @@ int kt_bpf_conn_state(const struct kt_bpf *b, const struct kt_conn *c, struct kt
 /* Replace the capture policy of one api_key. */
 int kt_bpf_set_policy(const struct kt_bpf *b, int api_key, const struct kt_policy *p);
 
-/* All interfaces that are up; returns the count. Names are strdup'ed. */
-int kt_default_ifaces(const char **out, int max);
-
+/* The --stats name of a counter (enum kt_counter), from KT_COUNTERS. */
 const char *kt_counter_name(int idx);
 
 #endif

@@ -11,7 +11,8 @@
 #include <time.h>
 #include <microhttpd.h>
 #include "metrics/http.h"
-#include "lib/util.h"
+#include "lib/clock.h"
+#include "lib/parse.h"
 
 #define SCRAPE_TIMEOUT_S 10
 #define HEALTHY_WITHIN_NS (5ULL * 1000000000ULL)

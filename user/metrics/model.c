@@ -5,14 +5,14 @@
 #include <string.h>
 #include "proto/apis.h"
 #include "proto/kc.h"
+#include "decode/observe.h"
+#include "metrics/families.h"
 #include "metrics/model.h"
+#include "pair/agent.h"
+#include "track/groups.h"
+#include "lib/addr.h"
+#include "lib/hash.h"
 #include "lib/util.h"
-
-const double kt_duration_buckets[] = {
-	0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-};
-const int kt_duration_nbuckets = ARRAY_SIZE(kt_duration_buckets);
 
 /*
  * The series an exchange touches, per (connection, api, version,
@@ -55,16 +55,8 @@ struct kt_kmetrics {
 	struct kt_registry *reg;
 	struct series_cache *cache;
 	struct topic_cache *tcache;
-	struct kt_family *requests, *duration, *req_bytes, *resp_bytes, *unanswered;
-	struct kt_family *no_response, *connections, *lost, *resyncs, *gaps, *malformed;
-	struct kt_family *late, *incomplete, *walk_failed, *tracker_evictions;
-	struct kt_family *pending_evictions, *conn_evictions, *unmatched, *build_info;
-	struct kt_family *packets, *retrans;
-	/* Deep decoding (issue 4) */
-	struct kt_family *produced_records, *produced_bytes, *fetched_records, *fetched_bytes;
-	struct kt_family *partition_errors, *group_members, *group_generation, *group_rebalances;
-	struct kt_family *lag_records, *lag_seconds, *client_info, *deprecated, *admin_ops;
-	struct kt_family *sasl_mech, *invalid, *empty_fetches, *errors;
+	struct kt_family *f[KT_F_MAX];		/* by enum kt_fam */
+	struct kt_series *kseries[KT_C_MAX];	/* by enum kt_counter */
 	/* The last broker formatted: consecutive exchanges share it mostly. */
 	uint8_t last_addr[16];
 	uint16_t last_port;
@@ -72,165 +64,75 @@ struct kt_kmetrics {
 	char last_broker[KT_ADDR_STRLEN];
 };
 
-static const char *const L_API_BROKER[] = { "api", "broker" };
-static const char *const L_REQ[] = { "api", "api_version", "client_id", "broker" };
-static const char *const L_BYTES[] = { "api", "client_id", "broker" };
-static const char *const L_BROKER[] = { "broker" };
-static const char *const L_REASON[] = { "reason" };
-static const char *const L_VERSION[] = { "version" };
-static const char *const L_TOPIC_CID[] = { "topic", "client_id" };
-static const char *const L_PERR[] = { "api", "topic", "error" };
-static const char *const L_GROUP[] = { "group" };
-static const char *const L_GROUP_TOPIC[] = { "group", "topic" };
-static const char *const L_SOFTWARE[] = { "client_id", "software_name", "software_version" };
-static const char *const L_DEPRECATED[] = { "api", "api_version", "client_id" };
-static const char *const L_API_CID[] = { "api", "client_id" };
-static const char *const L_SASL[] = { "client_id", "mechanism" };
-static const char *const L_API_ERR[] = { "api", "error" };
-static const char *const L_TABLE[] = { "table" };
+/* Each kernel counter's series: those of one family and label value share it (a sum). */
+static int kernel_series(struct kt_kmetrics *m)
+{
+	static const struct {
+		const char *family, *label, *value, *help;
+	} k[KT_C_MAX] = {
+#define X(e, stats_name, family, label, value, help) [KT_C_##e] = { family, label, value, help },
+		KT_COUNTERS(X)
+#undef X
+	};
+	struct kt_family *fam[KT_C_MAX];
+	int i, j;
+
+	for (i = 0; i < KT_C_MAX; i++) {
+		struct kt_family_def d = { .name = k[i].family, .help = k[i].help,
+					   .type = KT_COUNTER, .labels = { k[i].label } };
+
+		for (j = 0; j < i && strcmp(k[j].family, k[i].family); j++)
+			;
+		fam[i] = j < i ? fam[j] : kt_reg_family(m->reg, &d);
+		if (!fam[i])
+			return -1;
+		m->kseries[i] = kt_series(fam[i], k[i].label ? (const char *const[]){ k[i].value }
+							       : NULL);
+		if (!m->kseries[i])
+			return -1;
+	}
+	return 0;
+}
 
 struct kt_kmetrics *kt_km_new(const struct kt_km_cfg *cfg)
 {
+	const struct kt_reg_cfg rc = {
+		.default_label_cap = 1024,
+		.max_series = cfg->max_series,
+		.overflow_name = "kafkatap_label_overflow_total",
+		.overflow_help = "Label lookups that found the label's budget spent and went to "
+			"\"other\" (label=\"series\": lookups of a new series past a family's "
+			"cap); not distinct values nor updates: a cached series (requests, bytes, "
+			"durations, records) is looked up once per cache miss, each consumer group "
+			"series once per scrape, the others at every update",
+	};
 	struct kt_kmetrics *m = calloc(1, sizeof(*m));
-	struct kt_registry *r;
+	int i;
 
 	if (!m)
 		return NULL;
-	r = m->reg = kt_reg_new(1024, cfg->max_series);
+	m->reg = kt_reg_new(&rc);
 	m->cache = calloc(SERIES_CACHE, sizeof(*m->cache));
 	m->tcache = calloc(TOPIC_CACHE, sizeof(*m->tcache));
-	if (!r || !m->cache || !m->tcache) {
-		kt_reg_free(r);
-		free(m->cache);
-		free(m->tcache);
-		free(m);
-		return NULL;
+	if (!m->reg || !m->cache || !m->tcache)
+		goto fail;
+	if (kt_reg_label_cap(m->reg, "client_id", cfg->max_client_ids) ||
+	    kt_reg_label_cap(m->reg, "broker", cfg->max_brokers) ||
+	    kt_reg_label_cap(m->reg, "topic", cfg->max_topics) ||
+	    kt_reg_label_cap(m->reg, "group", cfg->max_groups))
+		goto fail;
+	for (i = 0; i < KT_F_MAX; i++) {
+		m->f[i] = kt_reg_family(m->reg, &kt_families[i]);
+		if (!m->f[i])
+			goto fail;
 	}
-	kt_reg_label_cap(r, "client_id", cfg->max_client_ids);
-	kt_reg_label_cap(r, "broker", cfg->max_brokers);
-	kt_reg_label_cap(r, "topic", cfg->max_topics);
-	kt_reg_label_cap(r, "group", cfg->max_groups);
-	m->requests = kt_reg_family(r, "kafkatap_requests_total",
-		"Kafka requests seen on the wire, counted when answered, known to get no "
-		"response (acks=0) or given up", KT_COUNTER, 4, L_REQ, NULL, 0);
-	m->duration = kt_reg_family(r, "kafkatap_request_duration_seconds",
-		"Time from a request's first byte to its response's first byte, as seen "
-		"at the TC hook; paired requests only", KT_HISTOGRAM, 2, L_API_BROKER,
-		kt_duration_buckets, kt_duration_nbuckets);
-	m->req_bytes = kt_reg_family(r, "kafkatap_request_bytes_total",
-		"Bytes of Kafka request frames (the size field plus its 4 bytes)",
-		KT_COUNTER, 3, L_BYTES, NULL, 0);
-	m->resp_bytes = kt_reg_family(r, "kafkatap_response_bytes_total",
-		"Bytes of Kafka response frames (the size field plus its 4 bytes)",
-		KT_COUNTER, 3, L_BYTES, NULL, 0);
-	m->unanswered = kt_reg_family(r, "kafkatap_unanswered_requests_total",
-		"Requests that expected a response and got none: expired, or the "
-		"connection closed first", KT_COUNTER, 2, L_API_BROKER, NULL, 0);
-	m->no_response = kt_reg_family(r, "kafkatap_no_response_requests_total",
-		"Requests that expect no response (Produce with acks=0) and got none",
-		KT_COUNTER, 2, L_API_BROKER, NULL, 0);
-	m->connections = kt_reg_family(r, "kafkatap_connections",
-		"Client connections to each broker that kafkatap tracks", KT_GAUGE, 1,
-		L_BROKER, NULL, 0);
-	m->lost = kt_reg_family(r, "kafkatap_lost_events_total",
-		"Records the kernel could not hand over: the ring buffer was full",
-		KT_COUNTER, 0, NULL, NULL, 0);
-	m->resyncs = kt_reg_family(r, "kafkatap_stream_resyncs_total",
-		"Streams whose frame boundaries were found again mid-stream (no SYN seen, "
-		"or after a gap)", KT_COUNTER, 0, NULL, NULL, 0);
-	m->gaps = kt_reg_family(r, "kafkatap_stream_gaps_total",
-		"Sequence gaps (lost segments): the stream's state was dropped", KT_COUNTER,
-		0, NULL, NULL, 0);
-	m->tracker_evictions = kt_reg_family(r, "kafkatap_tracker_evictions_total",
-		"Entries the consumer group tracker dropped, its tables full (groups: the "
-		"least recently active group past --max-groups)", KT_COUNTER, 1, L_TABLE,
-		NULL, 0);
-	m->late = kt_reg_family(r, "kafkatap_late_frames_total",
-		"Frames found in a retransmission that filled a sequence gap, reported "
-		"late and header-only", KT_COUNTER, 0, NULL, NULL, 0);
-	m->incomplete = kt_reg_family(r, "kafkatap_incomplete_captures_total",
-		"Frame captures that did not all arrive (ring buffer full, a gap, a walk off "
-		"schema): decoded from what came", KT_COUNTER, 0, NULL, NULL, 0);
-	m->walk_failed = kt_reg_family(r, "kafkatap_structure_walk_failures_total",
-		"Produce requests and Fetch responses the kernel found off their schema "
-		"(STRUCTURE capture stopped; no record byte sent)", KT_COUNTER, 0, NULL, NULL, 0);
-	m->malformed = kt_reg_family(r, "kafkatap_malformed_frames_total",
-		"Frames on a broker port that are not Kafka, by the check that failed",
-		KT_COUNTER, 1, L_REASON, NULL, 0);
-	m->pending_evictions = kt_reg_family(r, "kafkatap_pending_evictions_total",
-		"Requests dropped from the full pending table", KT_COUNTER, 0, NULL, NULL, 0);
-	m->conn_evictions = kt_reg_family(r, "kafkatap_connection_evictions_total",
-		"Connections dropped from the full connection table", KT_COUNTER, 0, NULL,
-		NULL, 0);
-	m->unmatched = kt_reg_family(r, "kafkatap_unmatched_responses_total",
-		"Responses with no request waiting for them", KT_COUNTER, 0, NULL, NULL, 0);
-	m->packets = kt_reg_family(r, "kafkatap_packets_total",
-		"TCP packets on broker ports that the kernel program looked at", KT_COUNTER,
-		0, NULL, NULL, 0);
-	m->retrans = kt_reg_family(r, "kafkatap_duplicate_segments_total",
-		"Segments seen before (retransmissions, or one packet seen at two hooks)",
-		KT_COUNTER, 0, NULL, NULL, 0);
-	m->build_info = kt_reg_family(r, "kafkatap_build_info",
-		"kafkatap's version", KT_INFO, 1, L_VERSION, NULL, 0);
-	m->produced_records = kt_reg_family(r, "kafkatap_produced_records_total",
-		"Records produced, in partitions the broker acknowledged without error "
-		"(acks=0: every record sent)", KT_COUNTER, 2, L_TOPIC_CID, NULL, 0);
-	m->produced_bytes = kt_reg_family(r, "kafkatap_produced_bytes_total",
-		"Record batch bytes produced as sent (compressed), as for "
-		"kafkatap_produced_records_total", KT_COUNTER, 2, L_TOPIC_CID, NULL, 0);
-	m->fetched_records = kt_reg_family(r, "kafkatap_fetched_records_total",
-		"Records in complete record batches of Fetch responses", KT_COUNTER, 2,
-		L_TOPIC_CID, NULL, 0);
-	m->fetched_bytes = kt_reg_family(r, "kafkatap_fetched_bytes_total",
-		"Bytes of complete record batches in Fetch responses (compressed)",
-		KT_COUNTER, 2, L_TOPIC_CID, NULL, 0);
-	m->partition_errors = kt_reg_family(r, "kafkatap_partition_errors_total",
-		"Partitions answered with an error, by Kafka's error name", KT_COUNTER, 3,
-		L_PERR, NULL, 0);
-	m->group_members = kt_reg_family(r, "kafkatap_consumer_group_members",
-		"Members of each consumer group (JoinGroup/SyncGroup/Heartbeat/LeaveGroup, "
-		"ConsumerGroupHeartbeat)", KT_GAUGE, 1, L_GROUP, NULL, 0);
-	m->group_generation = kt_reg_family(r, "kafkatap_consumer_group_generation",
-		"Each consumer group's generation (or KIP-848 member epoch)", KT_GAUGE, 1,
-		L_GROUP, NULL, 0);
-	m->group_rebalances = kt_reg_family(r, "kafkatap_consumer_group_rebalances_total",
-		"New generations observed for each consumer group", KT_COUNTER, 1, L_GROUP,
-		NULL, 0);
-	m->lag_records = kt_reg_family(r, "kafkatap_consumer_group_lag_records",
-		"Sum over the topic's partitions of high watermark (latest Fetch or ListOffsets "
-		"response) minus the group's committed offset (latest OffsetCommit or "
-		"OffsetFetch)", KT_GAUGE, 2, L_GROUP_TOPIC, NULL, 0);
-	m->lag_seconds = kt_reg_family(r, "kafkatap_consumer_group_lag_seconds",
-		"Best-effort time lag: max over partitions of the newest batch timestamp seen "
-		"minus the timestamp of the batch holding the committed offset",
-		KT_GAUGE, 2, L_GROUP_TOPIC, NULL, 0);
-	m->client_info = kt_reg_family(r, "kafkatap_client_info",
-		"Client software announced in ApiVersions v3+ requests", KT_INFO, 3,
-		L_SOFTWARE, NULL, 0);
-	m->deprecated = kt_reg_family(r, "kafkatap_deprecated_requests_total",
-		"Requests in versions the specs mark deprecated", KT_COUNTER, 3,
-		L_DEPRECATED, NULL, 0);
-	m->admin_ops = kt_reg_family(r, "kafkatap_admin_operations_total",
-		"Admin requests (topics, configs, ACLs, groups, partitions, records)",
-		KT_COUNTER, 2, L_API_CID, NULL, 0);
-	m->sasl_mech = kt_reg_family(r, "kafkatap_sasl_mechanism_info",
-		"SASL mechanism each client asked for (SaslHandshake)", KT_INFO, 2, L_SASL,
-		NULL, 0);
-	m->invalid = kt_reg_family(r, "kafkatap_invalid_requests_total",
-		"Requests that fail validation against the specs", KT_COUNTER, 1, L_REASON,
-		NULL, 0);
-	m->empty_fetches = kt_reg_family(r, "kafkatap_empty_fetches_total",
-		"Fetch responses with no records (long polls): kept out of the Fetch latency "
-		"histogram", KT_COUNTER, 1, L_BROKER, NULL, 0);
-	m->errors = kt_reg_family(r, "kafkatap_errors_total",
-		"Responses whose top-level error code is not NONE, by Kafka's error name",
-		KT_COUNTER, 2, L_API_ERR, NULL, 0);
-	kt_series(m->build_info, (const char *const[]){ KAFKATAP_VERSION });
-	if (!m->requests || !m->build_info) {
-		kt_km_free(m);
-		return NULL;
-	}
+	if (kernel_series(m) ||
+	    !kt_series(m->f[KT_F_BUILD_INFO], (const char *const[]){ KAFKATAP_VERSION }))
+		goto fail;
 	return m;
+fail:
+	kt_km_free(m);
+	return NULL;
 }
 
 void kt_km_free(struct kt_kmetrics *m)
@@ -279,9 +181,9 @@ static struct topic_cache *topic_series(struct kt_kmetrics *m, int16_t api_key, 
 	if (fits && e->records && e->h == h && e->api_key == api_key && e->tlen == tl &&
 	    e->clen == cl && !memcmp(e->topic, topic, tl) && !memcmp(e->cid, cid, cl))
 		return e;
-	records = kt_series(api_key == KT_API_PRODUCE ? m->produced_records : m->fetched_records,
+	records = kt_series(api_key == KAFKA_API_PRODUCE ? m->f[KT_F_PRODUCED_RECORDS] : m->f[KT_F_FETCHED_RECORDS],
 			    (const char *const[]){ topic, cid });
-	bytes = kt_series(api_key == KT_API_PRODUCE ? m->produced_bytes : m->fetched_bytes,
+	bytes = kt_series(api_key == KAFKA_API_PRODUCE ? m->f[KT_F_PRODUCED_BYTES] : m->f[KT_F_FETCHED_BYTES],
 			  (const char *const[]){ topic, cid });
 	if (!fits || !records) {
 		/* Not kept (too long to compare): looked up again next time, and
@@ -307,7 +209,7 @@ static struct topic_cache *topic_series(struct kt_kmetrics *m, int16_t api_key, 
 static void km_partitions(struct kt_kmetrics *m, const struct kt_exchange *x,
 			  const struct kt_annot *an, const char *api, const char *cid)
 {
-	bool counted = x->api_key == KT_API_PRODUCE || x->api_key == 1;	/* Fetch */
+	bool counted = x->api_key == KAFKA_API_PRODUCE || x->api_key == KAFKA_API_FETCH;
 	size_t cl = counted ? strlen(cid) : 0;
 	uint64_t ch = counted ? hash_bytes(cid, cl, 3) : 0;
 	char ebuf[24];
@@ -317,7 +219,7 @@ static void km_partitions(struct kt_kmetrics *m, const struct kt_exchange *x,
 		const struct kt_tp *t = &an->tps[i];
 
 		if (t->error > 0)
-			kt_inc(kt_series(m->partition_errors, (const char *const[]){
+			kt_inc(kt_series(m->f[KT_F_PARTITION_ERRORS], (const char *const[]){
 				api, t->topic, error_name(t->error, ebuf, sizeof(ebuf)) }), 1);
 		if (!t->has_data || t->error != 0)
 			continue;
@@ -336,21 +238,21 @@ static void km_annot(struct kt_kmetrics *m, const struct kt_exchange *x,
 	char ebuf[24], ver[8];
 
 	if (an->invalid)
-		kt_inc(kt_series(m->invalid, (const char *const[]){ an->invalid }), 1);
+		kt_inc(kt_series(m->f[KT_F_INVALID], (const char *const[]){ an->invalid }), 1);
 	if (an->has_error && an->error)
-		kt_inc(kt_series(m->errors, (const char *const[]){
+		kt_inc(kt_series(m->f[KT_F_ERRORS], (const char *const[]){
 			api, error_name(an->error, ebuf, sizeof(ebuf)) }), 1);
 	if (an->deprecated) {
 		snprintf(ver, sizeof(ver), "%d", x->api_version);
-		kt_inc(kt_series(m->deprecated, (const char *const[]){ api, ver, cid }), 1);
+		kt_inc(kt_series(m->f[KT_F_DEPRECATED], (const char *const[]){ api, ver, cid }), 1);
 	}
 	if (an->admin)
-		kt_inc(kt_series(m->admin_ops, (const char *const[]){ api, cid }), 1);
+		kt_inc(kt_series(m->f[KT_F_ADMIN_OPS], (const char *const[]){ api, cid }), 1);
 	if (an->sw_name)
-		kt_set(kt_series(m->client_info, (const char *const[]){ cid, an->sw_name,
+		kt_set(kt_series(m->f[KT_F_CLIENT_INFO], (const char *const[]){ cid, an->sw_name,
 								      an->sw_version }), 1);
 	if (an->mechanism)
-		kt_set(kt_series(m->sasl_mech, (const char *const[]){ cid, an->mechanism }), 1);
+		kt_set(kt_series(m->f[KT_F_SASL_MECHANISM], (const char *const[]){ cid, an->mechanism }), 1);
 	km_partitions(m, x, an, api, cid);
 }
 
@@ -376,10 +278,10 @@ static struct series_cache *series_for(struct kt_kmetrics *m, const struct kt_ex
 	e->valid = true;
 	broker = broker_of(m, &x->conn);
 	snprintf(ver, sizeof(ver), "%d", x->api_version);
-	e->requests = kt_series(m->requests, (const char *const[]){ api, ver, cid, broker });
-	e->req_bytes = kt_series(m->req_bytes, (const char *const[]){ api, cid, broker });
-	e->resp_bytes = kt_series(m->resp_bytes, (const char *const[]){ api, cid, broker });
-	e->duration = kt_series(m->duration, (const char *const[]){ api, broker });
+	e->requests = kt_series(m->f[KT_F_REQUESTS], (const char *const[]){ api, ver, cid, broker });
+	e->req_bytes = kt_series(m->f[KT_F_REQUEST_BYTES], (const char *const[]){ api, cid, broker });
+	e->resp_bytes = kt_series(m->f[KT_F_RESPONSE_BYTES], (const char *const[]){ api, cid, broker });
+	e->duration = kt_series(m->f[KT_F_DURATION], (const char *const[]){ api, broker });
 	return e;
 }
 
@@ -397,7 +299,7 @@ void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x, const st
 		/* A Fetch long poll that found nothing says nothing of the broker. */
 		if (an && an->empty_fetch && an->resp_decoded) {
 			if (!e->empty_fetches)
-				e->empty_fetches = kt_series(m->empty_fetches, (const char *const[]){
+				e->empty_fetches = kt_series(m->f[KT_F_EMPTY_FETCHES], (const char *const[]){
 					broker_of(m, &x->conn) });
 			kt_inc(e->empty_fetches, 1);
 		} else {
@@ -406,13 +308,13 @@ void kt_km_exchange(struct kt_kmetrics *m, const struct kt_exchange *x, const st
 		break;
 	case KT_STATUS_NO_RESPONSE:
 		if (!e->no_response)
-			e->no_response = kt_series(m->no_response, (const char *const[]){
+			e->no_response = kt_series(m->f[KT_F_NO_RESPONSE], (const char *const[]){
 				api, broker_of(m, &x->conn) });
 		kt_inc(e->no_response, 1);
 		break;
 	case KT_STATUS_UNANSWERED:
 		if (!e->unanswered)
-			e->unanswered = kt_series(m->unanswered, (const char *const[]){
+			e->unanswered = kt_series(m->f[KT_F_UNANSWERED], (const char *const[]){
 				api, broker_of(m, &x->conn) });
 		kt_inc(e->unanswered, 1);
 		break;
@@ -447,10 +349,10 @@ static void on_group(void *ctx, const char *group, int members, int32_t generati
 	struct kt_kmetrics *m = ((struct sync_ctx *)ctx)->m;
 	const char *const v[] = { group };
 
-	kt_inc(kt_series(m->group_members, v), members);
+	kt_inc(kt_series(m->f[KT_F_GROUP_MEMBERS], v), members);
 	if (kt_reg_label_admits(m->reg, "group", group)) {
-		kt_set(kt_series(m->group_generation, v), generation);
-		kt_inc(kt_series(m->group_rebalances, v), rebalances);
+		kt_set(kt_series(m->f[KT_F_GROUP_GENERATION], v), generation);
+		kt_inc(kt_series(m->f[KT_F_GROUP_REBALANCES], v), rebalances);
 	}
 }
 
@@ -461,9 +363,9 @@ static void on_lag(void *ctx, const char *group, const char *topic, int64_t reco
 	const char *const v[] = { group, topic };
 	struct kt_series *s;
 
-	kt_inc(kt_series(m->lag_records, v), records);
+	kt_inc(kt_series(m->f[KT_F_LAG_RECORDS], v), records);
 	if (!isnan(seconds)) {
-		s = kt_series(m->lag_seconds, v);
+		s = kt_series(m->f[KT_F_LAG_SECONDS], v);
 		if (s && seconds > kt_value(s))
 			kt_set(s, seconds);
 	}
@@ -489,11 +391,11 @@ void kt_km_sync_groups(struct kt_kmetrics *m, struct kt_groups *g, uint64_t now_
 	 * (these five families are the label's only users).
 	 */
 	kt_reg_label_mark(m->reg, "group");
-	kt_family_clear(m->group_members);
-	kt_family_clear(m->group_generation);
-	kt_family_clear(m->group_rebalances);
-	kt_family_clear(m->lag_records);
-	kt_family_clear(m->lag_seconds);
+	kt_family_clear(m->f[KT_F_GROUP_MEMBERS]);
+	kt_family_clear(m->f[KT_F_GROUP_GENERATION]);
+	kt_family_clear(m->f[KT_F_GROUP_REBALANCES]);
+	kt_family_clear(m->f[KT_F_LAG_RECORDS]);
+	kt_family_clear(m->f[KT_F_LAG_SECONDS]);
 	kt_groups_foreach_at(g, now_ns, touch_group, &c);	/* keep the admitted */
 	kt_reg_label_sweep(m->reg, "group");			/* free the gone */
 	kt_groups_foreach_at(g, now_ns, on_group, &c);
@@ -508,13 +410,13 @@ void kt_km_sync_groups(struct kt_kmetrics *m, struct kt_groups *g, uint64_t now_
 	};
 
 	for (i = 0; i < ARRAY_SIZE(ev); i++)
-		kt_set(kt_series(m->tracker_evictions, (const char *const[]){ ev[i].table }),
+		kt_set(kt_series(m->f[KT_F_TRACKER_EVICTIONS], (const char *const[]){ ev[i].table }),
 		       ev[i].n);
 }
 
 void kt_km_conn(struct kt_kmetrics *m, const struct kt_conn *c, bool opened)
 {
-	struct kt_series *s = kt_series(m->connections,
+	struct kt_series *s = kt_series(m->f[KT_F_CONNECTIONS],
 					(const char *const[]){ broker_of(m, c) });
 
 	kt_inc(s, opened ? 1 : -1);
@@ -522,32 +424,20 @@ void kt_km_conn(struct kt_kmetrics *m, const struct kt_conn *c, bool opened)
 
 void kt_km_sync(struct kt_kmetrics *m, const uint64_t *k, const struct kt_agent_stats *st)
 {
-	static const struct { int idx; const char *reason; } mal[] = {
-		{ KT_C_MAL_SIZE, "size" },
-		{ KT_C_MAL_API_KEY, "api_key" },
-		{ KT_C_MAL_VERSION, "api_version" },
-		{ KT_C_MAL_CORR_ID, "correlation_id" },
-		{ KT_C_MAL_CLIENT_ID, "client_id" },
-	};
-	size_t i;
+	int i;
 
 	if (k) {
-		kt_set(kt_series(m->lost, NULL), k[KT_C_RB_FAIL]);
-		kt_set(kt_series(m->resyncs, NULL), k[KT_C_RESYNCS]);
-		kt_set(kt_series(m->gaps, NULL), k[KT_C_GAPS]);
-		kt_set(kt_series(m->late, NULL), k[KT_C_LATE_FRAMES]);
-		kt_set(kt_series(m->walk_failed, NULL), k[KT_C_WALK_FAILED]);
-		kt_set(kt_series(m->packets, NULL), k[KT_C_PACKETS]);
-		kt_set(kt_series(m->retrans, NULL), k[KT_C_RETRANS] + k[KT_C_OVERLAPS]);
-		for (i = 0; i < ARRAY_SIZE(mal); i++)
-			kt_set(kt_series(m->malformed, (const char *const[]){ mal[i].reason }),
-			       k[mal[i].idx]);
+		for (i = 0; i < KT_C_MAX; i++)
+			kt_set(m->kseries[i], 0);
+		for (i = 0; i < KT_C_MAX; i++)
+			kt_inc(m->kseries[i], k[i]);
 	}
 	if (st) {
-		kt_set(kt_series(m->pending_evictions, NULL), st->pending_evictions);
-		kt_set(kt_series(m->conn_evictions, NULL), st->conn_evictions);
-		kt_set(kt_series(m->unmatched, NULL), st->unmatched_responses);
-		kt_set(kt_series(m->incomplete, NULL), st->capture_incomplete);
+		kt_set(kt_series(m->f[KT_F_PENDING_EVICTIONS], NULL), st->pending_evictions);
+		kt_set(kt_series(m->f[KT_F_CONN_EVICTIONS], NULL), st->conn_evictions);
+		kt_set(kt_series(m->f[KT_F_UNMATCHED], NULL), st->unmatched_responses);
+		kt_set(kt_series(m->f[KT_F_INCOMPLETE_CAPTURES], NULL), st->capture_incomplete);
+		kt_set(kt_series(m->f[KT_F_ALLOC_FAILURES], NULL), st->alloc_failures);
 	}
 }
 

@@ -9,10 +9,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "pair/agent.h"
-#include "track/groups.h"
-#include "metrics/registry.h"
-#include "decode/observe.h"
+
+struct kt_agent_stats;
+struct kt_annot;
+struct kt_conn;
+struct kt_exchange;
+struct kt_groups;
+struct kt_registry;
 
 struct kt_km_cfg {
 	uint32_t max_client_ids;	/* default 256 */
@@ -23,10 +26,6 @@ struct kt_km_cfg {
 };
 
 #define KT_KM_CFG_DEFAULT { 256, 64, 1024, 256, 20000 }
-
-/* Upper bounds of kafkatap_request_duration_seconds, 50 us to 10 s. */
-extern const double kt_duration_buckets[];
-extern const int kt_duration_nbuckets;
 
 struct kt_kmetrics;
 

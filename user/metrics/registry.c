@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "metrics/registry.h"
-#include "lib/util.h"
+#include "lib/hash.h"
+#include "lib/htable.h"
 
 /* A label name and the values it may take. */
 struct label {
@@ -57,17 +59,24 @@ struct kt_registry {
 	uint32_t default_cap;
 	uint32_t max_series;
 	uint64_t series_overflow;
+	char *overflow_name, *overflow_help;
 };
 
-struct kt_registry *kt_reg_new(uint32_t default_label_cap, uint32_t max_series_per_family)
+struct kt_registry *kt_reg_new(const struct kt_reg_cfg *cfg)
 {
 	struct kt_registry *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
 	r->ftail = &r->families;
-	r->default_cap = default_label_cap;
-	r->max_series = max_series_per_family;
+	r->default_cap = cfg->default_label_cap;
+	r->max_series = cfg->max_series;
+	r->overflow_name = strdup(cfg->overflow_name);
+	r->overflow_help = strdup(cfg->overflow_help);
+	if (!r->overflow_name || !r->overflow_help) {
+		kt_reg_free(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -104,6 +113,23 @@ static void free_label(struct label *l)
 	free(l);
 }
 
+static void free_family(struct kt_family *f)
+{
+	struct kt_series *s, *sn;
+
+	for (s = f->first; s; s = sn) {
+		sn = s->next;
+		free(s->buckets);
+		free(s);
+	}
+	ht_free(&f->series);
+	free(f->bounds);
+	free(f->le);
+	free(f->name);
+	free(f->help);
+	free(f);
+}
+
 void kt_reg_free(struct kt_registry *r)
 {
 	struct kt_family *f, *fn;
@@ -112,25 +138,15 @@ void kt_reg_free(struct kt_registry *r)
 	if (!r)
 		return;
 	for (f = r->families; f; f = fn) {
-		struct kt_series *s, *sn;
-
 		fn = f->next;
-		for (s = f->first; s; s = sn) {
-			sn = s->next;
-			free(s->buckets);
-			free(s);
-		}
-		ht_free(&f->series);
-		free(f->bounds);
-		free(f->le);
-		free(f->name);
-		free(f->help);
-		free(f);
+		free_family(f);
 	}
 	for (l = r->labels; l; l = ln) {
 		ln = l->next;
 		free_label(l);
 	}
+	free(r->overflow_name);
+	free(r->overflow_help);
 	free(r);
 }
 
@@ -151,23 +167,28 @@ static struct label *label_get(struct kt_registry *r, const char *name)
 	if (l)
 		return l;
 	l = calloc(1, sizeof(*l));
-	if (!l || ht_init(&l->values, 64)) {
+	if (!l)
+		return NULL;
+	l->name = strdup(name);
+	if (!l->name || ht_init(&l->values, 64)) {
+		free(l->name);
 		free(l);
 		return NULL;
 	}
-	l->name = strdup(name);
 	l->cap = r->default_cap;
 	l->next = r->labels;
 	r->labels = l;
 	return l;
 }
 
-void kt_reg_label_cap(struct kt_registry *r, const char *label, uint32_t cap)
+int kt_reg_label_cap(struct kt_registry *r, const char *label, uint32_t cap)
 {
 	struct label *l = label_get(r, label);
 
-	if (l)
-		l->cap = cap;
+	if (!l)
+		return -ENOMEM;
+	l->cap = cap;
+	return 0;
 }
 
 void kt_reg_label_mark(struct kt_registry *r, const char *label)
@@ -320,46 +341,50 @@ static const char *intern(struct label *l, const char *v)
 	return lv->s;
 }
 
-static void put_num(FILE *o, double v);
+static void fmt_num(char *buf, size_t len, double v);
 
-struct kt_family *kt_reg_family(struct kt_registry *r, const char *name, const char *help,
-				enum kt_mtype type, int nlabels, const char *const *labels,
-				const double *buckets, int nbuckets)
+struct kt_family *kt_reg_family(struct kt_registry *r, const struct kt_family_def *d)
 {
 	struct kt_family *f;
 	int i;
 
-	if (nlabels > KT_MAX_LABELS)
-		return NULL;
 	f = calloc(1, sizeof(*f));
-	if (!f || ht_init(&f->series, 64)) {
+	if (!f)
+		return NULL;
+	f->tail = &f->first;
+	if (ht_init(&f->series, 64)) {
 		free(f);
 		return NULL;
 	}
 	f->reg = r;
-	f->name = strdup(name);
-	f->help = strdup(help);
-	f->type = type;
-	f->nlabels = nlabels;
-	f->tail = &f->first;
-	for (i = 0; i < nlabels; i++)
-		f->labels[i] = label_get(r, labels[i]);
-	if (type == KT_HISTOGRAM && nbuckets > 0) {
-		f->bounds = malloc(nbuckets * sizeof(double));
-		memcpy(f->bounds, buckets, nbuckets * sizeof(double));
-		f->le = calloc(nbuckets + 1, sizeof(*f->le));
-		for (i = 0; i < nbuckets; i++) {
-			FILE *m = fmemopen(f->le[i], sizeof(f->le[i]), "w");
-
-			put_num(m, buckets[i]);
-			fclose(m);
-		}
-		snprintf(f->le[nbuckets], sizeof(f->le[nbuckets]), "+Inf");
-		f->nbounds = nbuckets;
+	f->type = d->type;
+	f->name = strdup(d->name);
+	f->help = strdup(d->help);
+	if (!f->name || !f->help)
+		goto fail;
+	for (i = 0; i < KT_MAX_LABELS && d->labels[i]; i++) {
+		f->labels[i] = label_get(r, d->labels[i]);
+		if (!f->labels[i])
+			goto fail;
+	}
+	f->nlabels = i;
+	if (d->type == KT_HISTOGRAM && d->nbuckets > 0) {
+		f->bounds = malloc(d->nbuckets * sizeof(double));
+		f->le = calloc(d->nbuckets + 1, sizeof(*f->le));
+		if (!f->bounds || !f->le)
+			goto fail;
+		memcpy(f->bounds, d->buckets, d->nbuckets * sizeof(double));
+		for (i = 0; i < d->nbuckets; i++)
+			fmt_num(f->le[i], sizeof(f->le[i]), d->buckets[i]);
+		snprintf(f->le[d->nbuckets], sizeof(f->le[d->nbuckets]), "+Inf");
+		f->nbounds = d->nbuckets;
 	}
 	*r->ftail = f;
 	r->ftail = &f->next;
 	return f;
+fail:
+	free_family(f);
+	return NULL;
 }
 
 static uint64_t series_hash(const char *const *vals, int n)
@@ -490,16 +515,6 @@ void kt_observe(struct kt_series *s, double v)
 	s->count++;
 }
 
-size_t kt_reg_series_count(const struct kt_registry *r)
-{
-	const struct kt_family *f;
-	size_t n = 0;
-
-	for (f = r->families; f; f = f->next)
-		n += f->nseries;
-	return n;
-}
-
 uint64_t kt_reg_overflows(const struct kt_registry *r, const char *label)
 {
 	const struct label *l;
@@ -513,28 +528,34 @@ uint64_t kt_reg_overflows(const struct kt_registry *r, const char *label)
 }
 
 /* Shortest text that reads back as the same double (Prometheus parses it). */
-static void put_num(FILE *o, double v)
+static void fmt_num(char *buf, size_t len, double v)
 {
-	char buf[32];
 	int p;
 
 	if (isinf(v)) {
-		fputs(v > 0 ? "+Inf" : "-Inf", o);
+		snprintf(buf, len, "%s", v > 0 ? "+Inf" : "-Inf");
 		return;
 	}
 	if (isnan(v)) {
-		fputs("NaN", o);
+		snprintf(buf, len, "NaN");
 		return;
 	}
 	if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0) {
-		fprintf(o, "%lld", (long long)v);
+		snprintf(buf, len, "%lld", (long long)v);
 		return;
 	}
 	for (p = 6; p <= 17; p++) {
-		snprintf(buf, sizeof(buf), "%.*g", p, v);
+		snprintf(buf, len, "%.*g", p, v);
 		if (strtod(buf, NULL) == v)
 			break;
 	}
+}
+
+static void put_num(FILE *o, double v)
+{
+	char buf[32];
+
+	fmt_num(buf, sizeof(buf), v);
 	fputs(buf, o);
 }
 
@@ -621,8 +642,10 @@ static void render_family(FILE *o, const struct kt_family *f, bool om)
 
 char *kt_reg_render(struct kt_registry *r, bool openmetrics, size_t *len)
 {
+	struct kt_family overflow = { .type = KT_COUNTER };
 	const struct kt_family *f;
 	const struct label *l;
+	char fname[256];
 	char *buf = NULL;
 	FILE *o = open_memstream(&buf, len);
 
@@ -631,16 +654,14 @@ char *kt_reg_render(struct kt_registry *r, bool openmetrics, size_t *len)
 	for (f = r->families; f; f = f->next)
 		render_family(o, f, openmetrics);
 	/* The budget's own counter, one series per label with a budget. */
-	put_help(o, openmetrics ? "kafkatap_label_overflow" : "kafkatap_label_overflow_total",
-		 "Label lookups that found the label's budget spent and went to \"other\" "
-		 "(label=\"series\": lookups of a new series past a family's cap); not "
-		 "distinct values nor updates: a cached series (requests, bytes, durations, "
-		 "records) is looked up once per cache miss, each consumer group series once "
-		 "per scrape, the others at every update", "counter");
+	overflow.name = r->overflow_name;
+	overflow.help = r->overflow_help;
+	family_name(fname, sizeof(fname), &overflow, openmetrics);
+	put_help(o, fname, r->overflow_help, "counter");
 	for (l = r->labels; l; l = l->next)
-		fprintf(o, "kafkatap_label_overflow_total{label=\"%s\"} %llu\n", l->name,
+		fprintf(o, "%s{label=\"%s\"} %llu\n", r->overflow_name, l->name,
 			(unsigned long long)l->overflow);
-	fprintf(o, "kafkatap_label_overflow_total{label=\"series\"} %llu\n",
+	fprintf(o, "%s{label=\"series\"} %llu\n", r->overflow_name,
 		(unsigned long long)r->series_overflow);
 	if (openmetrics)
 		fputs("# EOF\n", o);

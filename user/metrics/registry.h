@@ -7,8 +7,9 @@
  *
  * Budget: each label name (client_id, broker, topic ...) admits a capped
  * number of distinct values across all families; past the cap a new value
- * becomes "other" and kafkatap_label_overflow_total{label} counts it. Each
- * family also caps its series count (label "series" in that counter).
+ * becomes "other" and the overflow counter (named by the caller, e.g.
+ * kafkatap_label_overflow_total{label}) counts it. Each family also caps
+ * its series count (label "series" in that counter).
  */
 #ifndef KAFKATAP_METRICS_H
 #define KAFKATAP_METRICS_H
@@ -31,11 +32,19 @@ struct kt_registry;
 struct kt_family;
 struct kt_series;
 
-struct kt_registry *kt_reg_new(uint32_t default_label_cap, uint32_t max_series_per_family);
+struct kt_reg_cfg {
+	uint32_t default_label_cap;	/* distinct values of a label without its own cap */
+	uint32_t max_series;		/* per family; 0: no cap */
+	/* The counter of label overflows, rendered last: its name (ending in _total) and help. */
+	const char *overflow_name;
+	const char *overflow_help;
+};
+
+struct kt_registry *kt_reg_new(const struct kt_reg_cfg *cfg);
 void kt_reg_free(struct kt_registry *r);
 
-/* Cap the distinct values of a label name (before families use it). */
-void kt_reg_label_cap(struct kt_registry *r, const char *label, uint32_t cap);
+/* Cap the distinct values of a label name (before families use it). 0 or -ENOMEM. */
+int kt_reg_label_cap(struct kt_registry *r, const char *label, uint32_t cap);
 
 /*
  * Release the values of a label that no series uses any more, so that its
@@ -57,13 +66,18 @@ void kt_reg_label_sweep(struct kt_registry *r, const char *label);
  */
 bool kt_reg_label_admits(struct kt_registry *r, const char *label, const char *value);
 
-/*
- * name: the metric name as rendered in 0.0.4 (counters end in _total,
- * info metrics in _info). buckets (histograms only): ascending upper bounds.
- */
-struct kt_family *kt_reg_family(struct kt_registry *r, const char *name, const char *help,
-				enum kt_mtype type, int nlabels, const char *const *labels,
-				const double *buckets, int nbuckets);
+/* A metric family, declared as data. */
+struct kt_family_def {
+	const char *name;	/* as rendered in 0.0.4: counters end in _total, info in _info */
+	const char *help;
+	enum kt_mtype type;
+	const char *labels[KT_MAX_LABELS];	/* label names; the first NULL ends them */
+	const double *buckets;	/* histograms only: ascending upper bounds */
+	int nbuckets;
+};
+
+/* The family, rendered in the order of declaration; NULL out of memory. */
+struct kt_family *kt_reg_family(struct kt_registry *r, const struct kt_family_def *d);
 
 /*
  * The series for these label values (nlabels of them), created on first
@@ -85,7 +99,7 @@ void kt_family_clear(struct kt_family *f);
 /* Exposition. Returns a malloc'd buffer of *len bytes (caller frees). */
 char *kt_reg_render(struct kt_registry *r, bool openmetrics, size_t *len);
 
-size_t kt_reg_series_count(const struct kt_registry *r);
+/* Overflows of a label so far ("series": of the series caps). */
 uint64_t kt_reg_overflows(const struct kt_registry *r, const char *label);
 
 #endif

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* kafkatap top: interval counters and latency histograms, grouped into rows. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "out/top_model.h"
-#include "lib/util.h"
+#include "lib/addr.h"
+#include "lib/hash.h"
+#include "lib/htable.h"
+#include "lib/list.h"
 
 /* A cell's identity; zero-filled so that it can be hashed and memcmp'd. */
 struct tm_key {
@@ -431,11 +435,6 @@ int tm_rows(struct tm_model *m, enum tm_view view, bool per_api,
 const struct tm_counts *tm_totals(const struct tm_model *m)
 {
 	return &m->total;
-}
-
-double tm_interval_s(const struct tm_model *m)
-{
-	return m->last_s;
 }
 
 unsigned int tm_cells(const struct tm_model *m)

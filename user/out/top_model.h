@@ -108,8 +108,6 @@ int tm_rows(struct tm_model *m, enum tm_view view, bool per_api,
 
 /* Since tm_new(). */
 const struct tm_counts *tm_totals(const struct tm_model *m);
-/* Length of the last closed interval in seconds (0 before the first). */
-double tm_interval_s(const struct tm_model *m);
 /* Cells currently kept. */
 unsigned int tm_cells(const struct tm_model *m);
 

@@ -6,7 +6,7 @@
 #include "proto/apis.h"
 #include "proto/kc.h"
 #include "out/trace.h"
-#include "lib/util.h"
+#include "lib/addr.h"
 
 /*
  * A line is built in a buffer with hand-rolled formatting and written
@@ -271,7 +271,7 @@ void kt_trace_json(FILE *f, const struct kt_exchange *x, int64_t clock_offset_ns
 		jb_cstr(&j, kt_reason_name(x->reason));
 		jb_lit(&j, "\"");
 	}
-	if (x->api_key == KT_API_PRODUCE && ((an && an->acks_known) || x->acks_known)) {
+	if (x->api_key == KAFKA_API_PRODUCE && ((an && an->acks_known) || x->acks_known)) {
 		jb_lit(&j, ",\"acks\":");
 		jb_i64(&j, an && an->acks_known ? an->acks : x->acks);
 	}

@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pair/agent.h"
-#include "lib/util.h"
+#include "lib/hash.h"
+#include "lib/htable.h"
+#include "lib/list.h"
 
 struct assembly {
 	bool active;
@@ -144,8 +146,10 @@ static void capture_start(struct kt_agent *a, struct conn *c, int dir,
 	/* Grown as chunks come: a STRUCTURE capture of a 1 MB frame is small. */
 	cap->alloc = want < 4096 ? want : 4096;
 	cap->buf = malloc(cap->alloc);
-	if (!cap->buf)
+	if (!cap->buf) {
+		a->st.alloc_failures++;
 		return;
+	}
 	cap->want = want;
 	cap->structure = structure;
 	as->active = true;
@@ -274,8 +278,10 @@ static struct conn *conn_get(struct kt_agent *a, const struct kt_conn *k)
 		conn_drop(a, list_first(&a->conns_lru, struct conn, lru), KT_REASON_EVICTED);
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		a->st.alloc_failures++;
 		return NULL;
+	}
 	c->key = *k;
 	list_init(&c->pending);
 	list_init(&c->close_link);
@@ -353,8 +359,10 @@ static void on_request(struct kt_agent *a, const struct kt_ev_frame *ev, uint64_
 		give_up(a, oldest_pending(a), KT_REASON_EVICTED);
 	}
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p) {
+		a->st.alloc_failures++;
 		return;
+	}
 	p->c = c;
 	p->frame_seq = ev->frame_seq;
 	p->x.conn = ev->h.conn;
@@ -478,6 +486,7 @@ static void on_data(struct kt_agent *a, const struct kt_ev_data *d)
 			want = a->cfg.max_capture;
 		b = realloc(cap->buf, want);
 		if (!b) {
+			a->st.alloc_failures++;
 			capture_stop(a, c, d->h.dir);
 			goto done;
 		}

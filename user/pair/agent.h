@@ -84,6 +84,7 @@ struct kt_agent_stats {
 	uint64_t pending_evictions;	/* pending table full */
 	uint64_t conn_evictions;	/* connection table full */
 	uint64_t capture_incomplete;	/* captures with lost chunks */
+	uint64_t alloc_failures;	/* out of memory: a connection, request or capture dropped */
 	uint64_t gaps;
 	uint64_t closes;
 	uint64_t pending;		/* gauge */

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
-#include "lib/util.h"
 #include "pair/records.h"
+#include "lib/hash.h"
+#include "lib/htable.h"
+#include "lib/list.h"
+#include "lib/util.h"
 
 /* A connection the kernel announced: what its id stands for. */
 struct xconn {

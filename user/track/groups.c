@@ -13,14 +13,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "proto/gen/kafka_ids_gen.h"
 #include "track/groups.h"
-#include "lib/util.h"
+#include "lib/hash.h"
+#include "lib/htable.h"
+#include "lib/list.h"
 
-#define KT_ERR_ILLEGAL_GENERATION	22
-#define KT_ERR_UNKNOWN_MEMBER_ID	25
-#define KT_ERR_REBALANCE_IN_PROGRESS	27
-#define KT_ERR_FENCED_INSTANCE_ID	82
-#define KT_ERR_FENCED_MEMBER_EPOCH	110
 
 #define SEED_GROUP	0x67726f7570ULL
 #define SEED_MEMBER	0x6d656d626572ULL
@@ -412,13 +410,13 @@ void kt_groups_heartbeat(struct kt_groups *g, struct kt_s group, struct kt_s mem
 	if (!m || m->kip848)
 		return;
 	switch (error) {
-	case KT_ERR_ILLEGAL_GENERATION:
-	case KT_ERR_UNKNOWN_MEMBER_ID:
-	case KT_ERR_FENCED_INSTANCE_ID:
+	case KAFKA_ERR_ILLEGAL_GENERATION:
+	case KAFKA_ERR_UNKNOWN_MEMBER_ID:
+	case KAFKA_ERR_FENCED_INSTANCE_ID:
 		if (m->gen <= generation)
 			kt_groups_member_del(g, m);
 		break;
-	case KT_ERR_REBALANCE_IN_PROGRESS:
+	case KAFKA_ERR_REBALANCE_IN_PROGRESS:
 		if (m->gen == generation)
 			kt_groups_member_touch(g, grp, member, generation, false, ts_ns);
 		break;
@@ -446,7 +444,7 @@ void kt_groups_cg_heartbeat(struct kt_groups *g, struct kt_s group, struct kt_s 
 	group = kt_groups_sv(group);
 	member = kt_groups_sv(member);
 	if (req_epoch == -1 || req_epoch == -2 ||
-	    error == KT_ERR_UNKNOWN_MEMBER_ID || error == KT_ERR_FENCED_MEMBER_EPOCH) {
+	    error == KAFKA_ERR_UNKNOWN_MEMBER_ID || error == KAFKA_ERR_FENCED_MEMBER_EPOCH) {
 		grp = kt_groups_group(g, group, false);
 		if (grp)
 			kt_groups_member_remove(g, grp, member);
